@@ -32,3 +32,31 @@ def profile() -> str:
 def default_device() -> torch.device:
     """The device training and inference use by default: CUDA if available, else CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) so a notebook or test reruns identically."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def setup_notebook(seed: int = 0) -> tuple[str, torch.device]:
+    """The fixed first cell of every notebook: seeds, modest figure defaults, one status line.
+
+    Returns ``(profile, device)`` so the notebook can size its work with the one switch.
+    """
+    import matplotlib as mpl
+
+    seed_everything(seed)
+    mpl.rcParams.update({"figure.figsize": (8, 3), "figure.dpi": 80, "savefig.dpi": 80,
+                         "image.interpolation": "nearest", "axes.grid": False})
+    prof, device = profile(), default_device()
+    from colorlab import __version__
+
+    print(f"colorlab {__version__} | profile: {prof} | device: {device} | seed: {seed}")
+    return prof, device
