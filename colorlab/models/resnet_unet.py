@@ -1,0 +1,154 @@
+"""ResNet18-encoder U-Net built with fastai's ``create_body`` + ``DynamicUnet`` (seed 002).
+
+Seed 002 initialised the encoder of its U-Net with ImageNet ResNet18 weights and pre-trained the
+whole U-Net with an L1 loss before the GAN phase. :func:`resnet18_unet` builds that network::
+
+    L (B, n_in=1, H, W) in [-1, 1]  ->  ab (B, n_out=2, H, W) in (-1, 1)
+
+fastai's ``create_body(resnet18, n_in=1, cut=-2)`` keeps the ResNet up to (not including) the
+average pool and the classifier and replaces the first conv by a 1-channel one; with pretrained
+weights that conv's kernel is the **sum** of the three RGB kernels (``weight.sum(dim=1)``), so a
+grey image x gives the response the RGB network gives to (x, x, x). ``DynamicUnet`` adds the
+decoder (PixelShuffle upsampling, skip connections from every resolution change) and the output
+goes through ``y_range=(-1, 1)`` (a scaled sigmoid).
+
+Offline by design: ``pretrained=True`` reads torchvision's ``IMAGENET1K_V1`` file from the
+local torch hub cache (``torch.hub.get_dir()/checkpoints/resnet18-f37072fd.pth``) and never
+downloads; a missing file raises :class:`PretrainedWeightsMissing` saying where to get it and
+where to put it. Random weights are never substituted for pretrained ones.
+
+fastai is imported inside :func:`resnet18_unet` (``import fastai.vision`` takes seconds).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "RESNET18_WEIGHTS_FILE",
+    "RESNET18_WEIGHTS_URL",
+    "PretrainedWeightsMissing",
+    "resnet18_weights_path",
+    "resnet18_imagenet",
+    "ResNetUNet",
+    "resnet18_unet",
+]
+
+RESNET18_WEIGHTS_FILE = "resnet18-f37072fd.pth"
+"""File name torchvision uses for ``ResNet18_Weights.IMAGENET1K_V1``."""
+RESNET18_WEIGHTS_URL = f"https://download.pytorch.org/models/{RESNET18_WEIGHTS_FILE}"
+
+
+class PretrainedWeightsMissing(FileNotFoundError):
+    """Pretrained weights were asked for but are not in the local cache (nothing is downloaded)."""
+
+
+def resnet18_weights_path() -> Path:
+    """Where the ImageNet ResNet18 weights are looked for: ``<torch hub dir>/checkpoints/...``.
+
+    The hub directory is ``torch.hub.get_dir()``: ``$TORCH_HOME/hub`` (default
+    ``~/.cache/torch/hub``) unless ``torch.hub.set_dir`` changed it.
+    """
+    return Path(torch.hub.get_dir()) / "checkpoints" / RESNET18_WEIGHTS_FILE
+
+
+def resnet18_imagenet(pretrained: bool = True) -> nn.Module:
+    """A torchvision ResNet18 (3 input channels, 1000 classes), ImageNet weights if ``pretrained``.
+
+    The weights are loaded from :func:`resnet18_weights_path` only (``weights_only=True``);
+    torchvision is never asked to download. Raises :class:`PretrainedWeightsMissing` if the file
+    is absent and ``RuntimeError`` if it is not a ResNet18 state dict.
+    """
+    from torchvision.models import resnet18
+
+    model = resnet18(weights=None)
+    if not pretrained:
+        return model
+    path = resnet18_weights_path()
+    if not path.is_file():
+        raise PretrainedWeightsMissing(
+            f"pretrained=True needs torchvision's ImageNet ResNet18 weights at {path}, which does "
+            f"not exist (nothing is downloaded at run time). Download {RESNET18_WEIGHTS_URL} on a "
+            f"machine with internet access and copy it to {path} (the folder is "
+            f"torch.hub.get_dir()/checkpoints; set TORCH_HOME to use another cache), or use "
+            f"pretrained=False for random initial weights."
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as exc:  # corrupt, truncated or not a ResNet18 state dict
+        raise RuntimeError(
+            f"{path} is not a usable ResNet18 state dict ({type(exc).__name__}: {exc}); delete it "
+            f"and download {RESNET18_WEIGHTS_URL} again"
+        ) from exc
+    return model
+
+
+class ResNetUNet(nn.Module):
+    """Wraps fastai's ``DynamicUnet`` so the output is a plain ``torch.Tensor``.
+
+    ``(B, n_in, H, W)`` in [-1, 1] -> ``(B, n_out, H, W)`` in (-1, 1). ``H`` and ``W`` should be
+    multiples of 32 (the ResNet downsamples 32 times; other sizes are resized back by fastai).
+    ``body`` is the ResNet encoder (``unet[0]``), e.g. to freeze it.
+    """
+
+    def __init__(self, unet: nn.Module, n_in: int) -> None:
+        super().__init__()
+        self.unet = unet
+        self.in_channels = n_in
+
+    @property
+    def body(self) -> nn.Module:
+        """The ResNet encoder produced by ``create_body``."""
+        return self.unet[0]
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``(B, n_in, H, W)`` in [-1, 1] -> ``(B, n_out, H, W)`` in (-1, 1)."""
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"ResNetUNet expects a (B,{self.in_channels},H,W) tensor, "
+                f"got shape {tuple(x.shape)}"
+            )
+        out = self.unet(x).as_subclass(Tensor)
+        # fastai's skip hooks keep the last activations as attributes; drop them so the model
+        # holds no tensors between calls (autograd keeps what backward needs) and deepcopy works.
+        for hook in getattr(self.unet, "sfs", ()):
+            hook.stored = None
+        return out
+
+
+def resnet18_unet(
+    n_in: int = 1,
+    n_out: int = 2,
+    size: int = 256,
+    pretrained: bool = False,
+    *,
+    self_attention: bool = False,
+    blur: bool = False,
+) -> ResNetUNet:
+    """fastai U-Net on a ResNet18 body: ``(B,n_in,S,S)`` in [-1,1] -> ``(B,n_out,S,S)`` in (-1,1).
+
+    Args:
+        n_in: input channels (1 = L). With ``pretrained`` and ``n_in=1`` the first conv is the
+            sum of the ImageNet RGB kernels (fastai's ``create_body``).
+        n_out: output channels (2 = ab).
+        size: the image size ``DynamicUnet`` is built for (it runs a dummy forward at this size
+            to find the skip connections); other multiples of 32 work at run time.
+        pretrained: load torchvision's ImageNet weights from the local torch hub cache
+            (:func:`resnet18_weights_path`); raises :class:`PretrainedWeightsMissing` if absent.
+        self_attention, blur: passed to ``DynamicUnet``.
+
+    31,099,672 parameters for 1 -> 2 channels (11,170,240 of them in the ResNet body).
+    """
+    backbone = resnet18_imagenet(pretrained)  # raises before importing fastai if weights missing
+    from fastai.vision.learner import create_body
+    from fastai.vision.models.unet import DynamicUnet
+
+    body = create_body(backbone, n_in=n_in, pretrained=pretrained, cut=-2)
+    unet = DynamicUnet(
+        body, n_out, (size, size), y_range=(-1.0, 1.0), self_attention=self_attention, blur=blur
+    )
+    return ResNetUNet(unet, n_in)
