@@ -1,0 +1,298 @@
+"""Checkpoints: the full training state in one file, written atomically, loaded safely.
+
+A checkpoint is a ``dict`` saved with ``torch.save`` holding only what
+``torch.load(weights_only=True)`` accepts (tensors, numbers, strings, lists, tuples, dicts), so
+loading never runs pickled code:
+
+===================  ==================================================================
+``format``           :data:`FORMAT` (``"colorlab-checkpoint"``), ``version`` :data:`VERSION`
+``config``           :meth:`colorlab.config.TrainConfig.to_dict` (plain JSON-able data)
+``step``, ``epoch``  generator steps done, epochs started (``step_in_epoch`` steps into it)
+``generator``        ``state_dict`` of G (unwrapped: no ``module.``/``_orig_mod.`` prefixes)
+``discriminator``    ``state_dict`` of D, or ``None`` (L1-only runs)
+``opt_g``/``opt_d``  optimiser ``state_dict`` s (or ``None``)
+``sched_g``/...      scheduler ``state_dict`` s (or ``None``)
+``scaler_g``/...     ``GradScaler`` ``state_dict`` s (or ``None``)
+``history``          the run's history, ``dict[str, list[float]]``
+``rng``              python / numpy / torch / CUDA random states, as tensors and lists
+``complete``         whether the run finished
+===================  ==================================================================
+
+:func:`save_checkpoint` writes a temporary file in the same folder, flushes and fsyncs it, then
+``os.replace`` s it over the target: a crash mid-write leaves the previous checkpoint intact.
+:func:`load_checkpoint` turns every way a file can be bad (missing, truncated, not a checkpoint,
+another architecture) into a :class:`CheckpointError` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from colorlab.config import ConfigError, TrainConfig
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "CheckpointError",
+    "ArchitectureMismatchError",
+    "save_checkpoint",
+    "load_checkpoint",
+    "load_generator",
+    "config_of",
+    "load_state",
+    "architecture",
+    "check_architecture",
+    "capture_rng",
+    "restore_rng",
+    "unwrap",
+]
+
+FORMAT = "colorlab-checkpoint"
+VERSION = 1
+
+#: Config fields that define the networks' shapes: a checkpoint only fits a config that agrees.
+_ARCH_FIELDS_G = ("generator", "generator_kwargs", "n_classes")
+_ARCH_FIELDS_D = ("discriminator", "discriminator_kwargs")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be read or used; the message names the file."""
+
+
+class ArchitectureMismatchError(CheckpointError):
+    """A checkpoint written for other networks than the ones asked for."""
+
+
+# ----------------------------------------------------------------------------------- helpers
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    """The plain module inside ``torch.compile`` and ``DistributedDataParallel`` wrappers."""
+    while True:
+        if hasattr(module, "_orig_mod"):
+            module = module._orig_mod
+        elif isinstance(module, nn.parallel.DistributedDataParallel | nn.DataParallel):
+            module = module.module
+        else:
+            return module
+
+
+def capture_rng() -> dict[str, Any]:
+    """The state of every random generator, as tensors and lists (``weights_only``-loadable)."""
+    version, mt, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": [version, list(mt), gauss],
+        "numpy": [name, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos),
+                  int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Restore the random generators from :func:`capture_rng` output."""
+    version, mt, gauss = state["python"]
+    random.setstate((version, tuple(mt), gauss))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        cuda_states = state["cuda"]
+        if len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)
+
+
+def architecture(cfg: TrainConfig | dict[str, Any]) -> dict[str, Any]:
+    """The config fields that fix the networks' shapes (plus the image size they were built for)."""
+    data = cfg.to_dict() if isinstance(cfg, TrainConfig) else dict(cfg)
+    keys = _ARCH_FIELDS_G + _ARCH_FIELDS_D
+    return {k: data.get(k) for k in keys}
+
+
+def _describe(arch: dict[str, Any], keys: tuple[str, ...]) -> str:
+    return ", ".join(f"{k}={arch.get(k)!r}" for k in keys)
+
+
+def check_architecture(
+    saved: dict[str, Any], wanted: TrainConfig | dict[str, Any], path: str | os.PathLike,
+    discriminator: bool = True,
+) -> None:
+    """Raise :class:`ArchitectureMismatchError` if ``saved`` (a config dict) builds other networks.
+
+    Compares generator name/kwargs/n_classes, and with ``discriminator=True`` also the
+    discriminator name/kwargs (only if both runs train one).
+    """
+    a, b = architecture(saved), architecture(wanted)
+    groups = [("generator", _ARCH_FIELDS_G)]
+    wanted_dict = wanted.to_dict() if isinstance(wanted, TrainConfig) else wanted
+    both_adversarial = saved.get("gan_mode", "none") != "none" and wanted_dict.get(
+        "gan_mode", "none") != "none"
+    if discriminator and both_adversarial:
+        groups.append(("discriminator", _ARCH_FIELDS_D))
+    for what, keys in groups:
+        if any(a.get(k) != b.get(k) for k in keys):
+            raise ArchitectureMismatchError(
+                f"{path}: this checkpoint holds a {what} for another architecture.\n"
+                f"  checkpoint: {_describe(a, keys)}\n"
+                f"  asked for:  {_describe(b, keys)}\n"
+                f"Use the preset/overrides the checkpoint was trained with, or another output "
+                f"folder (or init_from) for a new architecture."
+            )
+
+
+def load_state(module: nn.Module, state: dict[str, Any], path: str | os.PathLike,
+               what: str = "generator") -> None:
+    """``module.load_state_dict(state)`` with a readable error for mismatched shapes/keys."""
+    try:
+        unwrap(module).load_state_dict(state)
+    except RuntimeError as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        detail = "; ".join(lines[1:4]) if len(lines) > 1 else str(exc)
+        raise ArchitectureMismatchError(
+            f"{path}: the {what} weights in this checkpoint do not fit the {what} that was built "
+            f"({type(unwrap(module)).__name__}): it was saved for another architecture or other "
+            f"settings. Details: {detail}"
+        ) from exc
+
+
+# ------------------------------------------------------------------------------ save / load
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
+    """Write ``state`` to ``path`` atomically: temp file in the same folder, fsync, ``os.replace``.
+
+    ``state`` is a checkpoint dict (see the module docstring); ``format``/``version`` are added.
+    Everything must be ``weights_only``-loadable: a value that is not (e.g. a numpy array or a
+    dataclass) raises ``TypeError`` before anything is replaced. Returns the path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "version": VERSION, **state}
+    _check_plain(payload, "state")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+    return path
+
+
+_PLAIN = (torch.Tensor, str, int, float, bool, type(None), torch.Size)
+
+
+def _check_plain(value: Any, where: str) -> None:
+    if isinstance(value, _PLAIN):
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_plain(v, f"{where}[{k!r}]")
+        return
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_plain(v, f"{where}[{i}]")
+        return
+    raise TypeError(
+        f"cannot checkpoint {where} of type {type(value).__module__}.{type(value).__qualname__}: "
+        f"only tensors, numbers, "
+        f"strings, lists and dicts load with torch.load(weights_only=True)"
+    )
+
+
+def load_checkpoint(
+    path: str | os.PathLike, config: TrainConfig | None = None, map_location: Any = "cpu"
+) -> dict[str, Any]:
+    """Load a checkpoint with ``torch.load(weights_only=True)`` and check it.
+
+    Raises ``FileNotFoundError`` for a missing file, :class:`CheckpointError` (naming the file)
+    for a truncated, corrupt or foreign file, and :class:`ArchitectureMismatchError` when
+    ``config`` is given and builds other networks than the checkpoint's. Returns the dict.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - every failure mode of a bad file
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            raise CheckpointError(
+                f"{path}: refusing to load: the file contains Python objects that "
+                f"torch.load(weights_only=True) does not allow (not a colorlab checkpoint, or "
+                f"one from an untrusted source). ({message})"
+            ) from exc
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint (truncated, corrupt or not a torch file; was it "
+            f"copied completely?): {type(exc).__name__}: {message}"
+        ) from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path}: not a colorlab checkpoint (no 'format': {FORMAT!r} entry); colorlab "
+            f"writes checkpoints with colorlab.train.train or colorlab.pretrain"
+        )
+    if state.get("version", 0) > VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {state.get('version')} is newer than this "
+            f"colorlab ({VERSION}); update colorlab"
+        )
+    if not isinstance(state.get("config"), dict) or "generator" not in state:
+        raise CheckpointError(f"{path}: checkpoint lacks its config or generator weights")
+    if config is not None:
+        check_architecture(state["config"], config, path)
+    return state
+
+
+def config_of(state: dict[str, Any], path: str | os.PathLike) -> TrainConfig:
+    """The :class:`TrainConfig` stored in a loaded checkpoint (error naming ``path``)."""
+    try:
+        return TrainConfig.from_dict(state["config"])
+    except (ConfigError, TypeError) as exc:
+        raise CheckpointError(f"{path}: the stored config is not valid: {exc}") from exc
+
+
+def load_generator(
+    path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, TrainConfig]:
+    """Build the generator a checkpoint was trained with and load its weights.
+
+    Returns ``(G, cfg)``: ``G`` on ``device`` in eval mode (``(B,1,S,S) in [-1,1] ->
+    (B,2,S,S) in [-1,1]``, or ``(ab, class_logits)`` for a generator with a classification
+    branch), ``cfg`` the run's :class:`TrainConfig` (``cfg.image_size`` is the training size).
+    ImageNet weights are never fetched: the checkpoint's weights replace them anyway.
+    ``G.image_size`` is set to the training size, the working size :mod:`colorlab.inference`
+    uses for a bare module.
+    """
+    from colorlab.train import build_generator  # train imports this module
+
+    state = load_checkpoint(path)
+    cfg = config_of(state, path)
+    G = build_generator(cfg, pretrained=False)
+    load_state(G, state["generator"], path, "generator")
+    G.image_size = cfg.image_size
+    G.to(device).eval()
+    return G, cfg
