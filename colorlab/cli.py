@@ -543,6 +543,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--part", choices=("train", "val", "test"),
                    help="cut crops only from this band of the photos (default: anywhere)")
     b.set_defaults(func=cmd_data_build_sample)
+
+    from colorlab import exercises  # lightweight: needs neither torch nor nbformat to register
+
+    exercises.add_subcommand(sub)
     return p
 
 

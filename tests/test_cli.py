@@ -215,3 +215,10 @@ def test_help_examples_use_valid_overrides(capsys):
         sets = re.findall(r"--set ([a-z_.]+=\S+)", capsys.readouterr().out)
         assert sets, command
         apply_overrides(get_preset("quick", profile="quick"), sets)  # raises on a bad key
+
+
+def test_exercises_build_check_is_wired_into_the_cli(capsys):
+    from colorlab.cli import main
+
+    assert main(["exercises", "build", "--check"]) == 0
+    assert "in sync" in capsys.readouterr().out
