@@ -123,6 +123,10 @@ class TrainConfig:
         batch_size: images per step *per process* (per GPU under torchrun).
         num_workers: DataLoader worker processes; ``None`` = automatic (0 on CPU, up to 8 on
             CUDA).
+        task: the paired task, a key of :data:`colorlab.tasks.TASKS`: ``"colorization"`` (L ->
+            ab, the default and every preset), or another pix2pix experiment built from the
+            same photos: ``"edges2photo"`` (Canny edges -> RGB), ``"inpainting"`` (photo with a
+            square hole -> RGB). It sets the generator's and discriminator's channel counts.
 
     **Models**
 
@@ -199,6 +203,7 @@ class TrainConfig:
     split: str = "80/10/10"
     batch_size: int = 16
     num_workers: int | None = None
+    task: str = "colorization"
     # models
     generator: str = "pix2pix"
     generator_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -309,10 +314,12 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Check every name and range; raise :class:`ConfigError` naming the field. Returns self."""
+        from colorlab import tasks as _tasks
         from colorlab import train as _train  # the registries live with the code that uses them
 
         choices = {
             "dataset": DATASETS,
+            "task": tuple(_tasks.TASKS),
             "gan_mode": tuple(GAN_MODES),
             "rec_kind": ("l1", "l2"),
             "trainer": tuple(_train.TRAINERS),
@@ -359,6 +366,11 @@ class TrainConfig:
         if self.trainer == "fastai" and self.uses_discriminator:
             raise ConfigError(
                 "trainer='fastai' pretrains the generator with L1 only: set gan_mode='none'"
+            )
+        if self.trainer == "fastai" and self.task != "colorization":
+            raise ConfigError(
+                f"trainer='fastai' pretrains colorization generators only; task={self.task!r} "
+                f"needs trainer='gan'"
             )
         return self
 

@@ -37,6 +37,13 @@ The history holds one value per generator step for ``step``, ``epoch``, ``lr_g``
 ``d_fake``, ``d_loss``, ``lr_d``, ``g_adv`` (unweighted), ``g_class`` (unweighted), ``gp``;
 and one value per validation (each epoch end and the end of the run) for ``val_step``,
 ``val_epoch`` and ``val_ab_l1`` (mean absolute ab error on the validation split, Lab units).
+
+**Other paired tasks** (``cfg.task``, :mod:`colorlab.tasks`): the same loop trains pix2pix on
+edges -> photo or inpainting pairs made from the same photos. The datasets then yield
+``(input, target)`` pairs (``TaskDataset``), the generator gets the task's channel counts, the
+discriminator ``in_channels + out_channels``, and the validation error is recorded under the
+task's ``val_key`` (``val_l1``: mean absolute RGB error in 0-255 units). In the loop below
+``L``/``ab`` then stand for input/target.
 """
 
 from __future__ import annotations
@@ -61,7 +68,7 @@ import torch.distributed as torch_dist
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from colorlab import losses, models
+from colorlab import losses, models, tasks
 from colorlab.checkpoint import (
     capture_rng,
     check_architecture,
@@ -146,6 +153,11 @@ RUN_KWARGS_G: dict[str, Callable[[TrainConfig, bool], dict[str, Any]]] = {
     "unet_classifier": _classifier_kwargs,
 }
 
+#: Names of a generator's channel arguments, where they are not ``in_channels``/``out_channels``.
+#: The run passes the task's channel counts for every task but colorization (whose 1 -> 2 are the
+#: generators' defaults).
+CHANNEL_KWARGS: dict[str, tuple[str, str]] = {"resnet18": ("n_in", "n_out")}
+
 #: Generators that keep their own initialisation (fastai's, or ImageNet weights); every other
 #: network gets pix2pix's N(0, 0.02) initialisation (:func:`colorlab.models.init_weights`).
 OWN_INIT: frozenset[str] = frozenset({"resnet18"})
@@ -156,15 +168,20 @@ OWN_INIT: frozenset[str] = frozenset({"resnet18"})
 DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = models.DISCRIMINATORS
 
 
+def _d_channels(cfg: TrainConfig) -> int:
+    """Channels D sees: the task's input and output concatenated (L + ab = 3 for colorization)."""
+    return tasks.get_task(cfg.task).d_channels
+
+
 def _linear_kwargs(cfg: TrainConfig) -> dict[str, Any]:
-    return {"in_channels": 3, "image_size": cfg.image_size}
+    return {"in_channels": _d_channels(cfg), "image_size": cfg.image_size}
 
 
 #: Arguments the run supplies to a discriminator: ``name -> fn(cfg) -> kwargs``.
 RUN_KWARGS_D: dict[str, Callable[[TrainConfig], dict[str, Any]]] = {
-    "patchgan": lambda cfg: {"in_channels": 3},
-    "critic": lambda cfg: {"in_channels": 3},
-    "pixelgan": lambda cfg: {"in_channels": 3},
+    "patchgan": lambda cfg: {"in_channels": _d_channels(cfg)},
+    "critic": lambda cfg: {"in_channels": _d_channels(cfg)},
+    "pixelgan": lambda cfg: {"in_channels": _d_channels(cfg)},
     "linear_simple": _linear_kwargs,
     "linear_normal": _linear_kwargs,
 }
@@ -235,6 +252,10 @@ def build_generator(cfg: TrainConfig, pretrained: bool | None = None) -> nn.Modu
         raise ConfigError(f"pretrained=True: generator {cfg.generator!r} has no pretrained "
                           f"weights (only 'resnet18' has)")
     extra = RUN_KWARGS_G.get(cfg.generator, lambda c, p: {})(cfg, use_pretrained)
+    task = tasks.get_task(cfg.task)
+    if not isinstance(task, tasks.Colorization):
+        n_in, n_out = CHANNEL_KWARGS.get(cfg.generator, ("in_channels", "out_channels"))
+        extra = {**extra, n_in: task.in_channels, n_out: task.out_channels}
     try:
         G = GENERATORS[cfg.generator](**{**cfg.generator_kwargs, **extra})
     except TypeError as exc:
@@ -308,8 +329,16 @@ def make_datasets(cfg: TrainConfig, rgb: bool = False) -> tuple[Dataset, Dataset
     * ``coco_sample``: seed 002's 8,000 / 2,000 COCO images (the 2,000 are val and test).
     * ``cifar10``: torchvision's 50,000 training images split into train/val by ``cfg.split``'s
       proportions, and the 10,000 test images.
+
+    For a task other than colorization (``cfg.task``) every set is a
+    :class:`colorlab.tasks.TaskDataset` of ``(input, target)`` (``+ label``) items, whatever
+    ``rgb`` says; the training set places inpainting holes at random.
     """
-    return _DATASETS[cfg.dataset](cfg, rgb)
+    task = tasks.get_task(cfg.task)
+    if isinstance(task, tasks.Colorization):
+        return _DATASETS[cfg.dataset](cfg, rgb)
+    sets = _DATASETS[cfg.dataset](cfg, True)
+    return tuple(tasks.TaskDataset(s, task, train=i == 0) for i, s in enumerate(sets))
 
 
 def _sample_sets(cfg: TrainConfig, rgb: bool):
@@ -610,7 +639,7 @@ def resolve_runtime(cfg: TrainConfig) -> Runtime:
         amp_dtype=amp_dtype,
         grad_scaler=amp_dtype is torch.float16,
         channels_last=cuda and cfg.optimized and cfg.channels_last,
-        batched_lab=cfg.optimized,
+        batched_lab=cfg.optimized and isinstance(tasks.get_task(cfg.task), tasks.Colorization),
         num_workers=workers,
         pin_memory=cuda,
         rank=rank,
@@ -928,10 +957,11 @@ def _total_steps(cfg: TrainConfig, steps_per_epoch: int) -> int:
 
 
 @torch.no_grad()
-def validate(G: nn.Module, loader: DataLoader, rt: Runtime, precision: Precision | None = None
-             ) -> float:
+def validate(G: nn.Module, loader: DataLoader, rt: Runtime, precision: Precision | None = None,
+             scale: float = AB_SCALE) -> float:
     """Mean absolute ab error of ``G`` (eval mode, restored after) over ``loader``, Lab units
-    (NaN for an empty loader)."""
+    (NaN for an empty loader). Other tasks: the mean absolute target error times ``scale``
+    (the task's ``val_scale``)."""
     was_training = G.training
     G.eval()
     total, count = 0.0, 0
@@ -940,7 +970,7 @@ def validate(G: nn.Module, loader: DataLoader, rt: Runtime, precision: Precision
             L, ab, _ = prepare_batch(batch, rt)
             with (precision.autocast() if precision else contextlib.nullcontext()):
                 fake, _ = generate(G, L)
-            total += float((fake.float() - ab.float()).abs().sum()) * AB_SCALE
+            total += float((fake.float() - ab.float()).abs().sum()) * scale
             count += ab.numel()
     finally:
         G.train(was_training)
@@ -1129,15 +1159,17 @@ def _run_gan(cfg: TrainConfig, out_dir: Path | None, resume: bool, callbacks: tu
     bar = _progress_bar(total, start, show and rt.is_main, notebook, cfg.name or "train")
     _call(callbacks, "on_train_begin", tstate)
 
+    task = tasks.get_task(cfg.task)
+
     def run_validation(step: int, epoch: int) -> None:
         if not rt.is_main:
             return
-        value = validate(G, loaders.val, rt, prec_g)
+        value = validate(G, loaders.val, rt, prec_g, scale=task.val_scale)
         history.setdefault("val_step", []).append(step)
         history.setdefault("val_epoch", []).append(epoch)
-        history.setdefault("val_ab_l1", []).append(value)
+        history.setdefault(task.val_key, []).append(value)
         if log_file:
-            log_file.write(json.dumps({"step": step, "epoch": epoch, "val_ab_l1": value}) + "\n")
+            log_file.write(json.dumps({"step": step, "epoch": epoch, task.val_key: value}) + "\n")
             log_file.flush()
 
     try:
@@ -1277,9 +1309,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     progress={"auto": None, "on": True, "off": False}[args.progress])
     if _env_int("RANK", 0) == 0:
         steps = history.get("step", [])
-        last = history.get("val_ab_l1", [float("nan")])[-1]
+        key = tasks.get_task(cfg.task).val_key
+        last = history.get(key, [float("nan")])[-1]
+        label = "val ab L1" if key == "val_ab_l1" else key.replace("_", " ")
         print(f"{cfg.name or 'run'}: {steps[-1] if steps else 0} steps in "
-              f"{time.perf_counter() - t0:.1f} s; val ab L1 {last:.2f}; wrote {out / 'last.pt'}")
+              f"{time.perf_counter() - t0:.1f} s; {label} {last:.2f}; wrote {out / 'last.pt'}")
     return 0
 
 
