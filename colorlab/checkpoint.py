@@ -59,7 +59,7 @@ FORMAT = "colorlab-checkpoint"
 VERSION = 1
 
 #: Config fields that define the networks' shapes: a checkpoint only fits a config that agrees.
-_ARCH_FIELDS_G = ("generator", "generator_kwargs", "n_classes")
+_ARCH_FIELDS_G = ("generator", "generator_kwargs", "n_classes", "task")
 _ARCH_FIELDS_D = ("discriminator", "discriminator_kwargs")
 
 
@@ -114,7 +114,8 @@ def restore_rng(state: dict[str, Any]) -> None:
 
 def architecture(cfg: TrainConfig | dict[str, Any]) -> dict[str, Any]:
     """The config fields that fix the networks' shapes (plus the image size they were built for)."""
-    data = cfg.to_dict() if isinstance(cfg, TrainConfig) else dict(cfg)
+    # Fields a checkpoint predates count as their defaults.
+    data = cfg.to_dict() if isinstance(cfg, TrainConfig) else {**TrainConfig().to_dict(), **cfg}
     keys = _ARCH_FIELDS_G + _ARCH_FIELDS_D
     return {k: data.get(k) for k in keys}
 

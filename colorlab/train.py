@@ -938,6 +938,8 @@ RESUME_MUTABLE = frozenset({
 
 def _check_resume(saved: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
     now = cfg.to_dict()
+    # A field the checkpoint predates counts as its default value.
+    saved = {**TrainConfig().to_dict(), **saved}
     diff = [k for k in now if k not in RESUME_MUTABLE and saved.get(k) != now[k]]
     if diff:
         details = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {now[k]!r}" for k in diff)

@@ -139,3 +139,14 @@ def test_rng_states_roundtrip():
     a = (random.random(), np.random.rand(), torch.rand(1).item())
     ck.restore_rng(state)
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == a
+
+
+def test_architecture_check_covers_the_task_and_defaults_missing_fields():
+    from colorlab.checkpoint import ArchitectureMismatchError, check_architecture
+    from colorlab.config import TrainConfig
+
+    cfg = TrainConfig()
+    old = {k: v for k, v in cfg.to_dict().items() if k != "task"}  # written before `task` existed
+    check_architecture(old, cfg, "old.pt")  # the default task: accepted
+    with pytest.raises(ArchitectureMismatchError, match="task"):
+        check_architecture(cfg.to_dict(), cfg.replace(task="inpainting"), "colorizer.pt")
