@@ -26,7 +26,11 @@ TOL = {torch.float64: 1e-6, torch.float32: 1e-3}  # max |error| in Lab units vs 
 
 def _real_images() -> dict[str, np.ndarray]:
     """Three photos scikit-image ships, cropped to keep the tests fast, as float64 HxWx3 in [0,1]."""
-    photos = {"astronaut": skdata.astronaut(), "coffee": skdata.coffee(), "chelsea": skdata.chelsea()}
+    photos = {
+        "astronaut": skdata.astronaut(),
+        "coffee": skdata.coffee(),
+        "chelsea": skdata.chelsea(),
+    }
     return {name: img[:160, :200] / 255.0 for name, img in photos.items()}
 
 
@@ -94,9 +98,11 @@ def test_batched_equals_per_image_and_single_image_shape():
 
 
 def test_large_image_chunking_and_non_contiguous_input():
-    """An image larger than one CPU chunk, given channels-last (a strided view)."""
+    """An image of several CPU chunks plus a remainder, given channels-last (a strided view)."""
     rng = np.random.default_rng(3)
-    img = rng.random((257, 256, 3))  # 65792 pixels: one full chunk plus a remainder
+    img = rng.random((190, 180, 3))
+    assert img.shape[0] * img.shape[1] % color._CPU_CHUNK_PIXELS != 0
+    assert img.shape[0] * img.shape[1] > color._CPU_CHUNK_PIXELS
     x = torch.from_numpy(img).permute(2, 0, 1)[None]  # non-contiguous
     assert not x.is_contiguous()
     lab = rgb_to_lab(x)
@@ -119,10 +125,14 @@ def test_white_black_and_primaries():
     assert abs(lab[0, 0] - L_MAX) < 1e-4 and lab[0, 1:].abs().max() < 0.01
     torch.testing.assert_close(lab[1], torch.zeros(3, dtype=torch.float64))
     # sRGB red: L ~ 53.24, a ~ 80.09, b ~ 67.20 (standard published values)
-    torch.testing.assert_close(lab[2], torch.tensor([53.24, 80.09, 67.20], dtype=torch.float64), atol=0.01, rtol=0)
+    torch.testing.assert_close(
+        lab[2], torch.tensor([53.24, 80.09, 67.20], dtype=torch.float64), atol=0.01, rtol=0
+    )
 
 
-@pytest.mark.parametrize("fill", [0.0, 1.0, 0.04045, 0.5], ids=["black", "white", "threshold", "gray"])
+@pytest.mark.parametrize(
+    "fill", [0.0, 1.0, 0.04045, 0.5], ids=["black", "white", "threshold", "gray"]
+)
 def test_gradients_finite_at_extremes(fill):
     x = torch.full((1, 3, 4, 4), fill, dtype=torch.float32, requires_grad=True)
     L, ab = rgb_to_L_ab(x)
@@ -148,14 +158,23 @@ def test_gradcheck_float64():
 def test_dtype_preserved_and_autocast_does_not_degrade():
     x = _chw(IMAGES["random1"], torch.float32)[None]
     ref = rgb_to_lab(x)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        under_autocast = rgb_to_lab(x)
-    assert under_autocast.dtype == torch.float32
-    torch.testing.assert_close(under_autocast, ref)
+    for requires_grad in (False, True):  # both code paths
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            under_autocast = rgb_to_lab(x.clone().requires_grad_(requires_grad))
+        assert under_autocast.dtype == torch.float32
+        torch.testing.assert_close(under_autocast.detach(), ref, rtol=0, atol=1e-3)
     half = rgb_to_lab(x.bfloat16())
     assert half.dtype == torch.bfloat16
     assert (half.float() - ref).abs().max() < 1.0  # bfloat16 has ~3 significant digits
     assert lab_to_rgb(ref.bfloat16()).dtype == torch.bfloat16
+
+
+def test_meta_device_gives_shapes():
+    """Any device: meta tensors (shape inference) go through without data."""
+    x = torch.empty(2, 3, 5, 7, device="meta")
+    assert rgb_to_lab(x).shape == (2, 3, 5, 7) and lab_to_rgb(x).device.type == "meta"
+    L, ab = rgb_to_L_ab(x)
+    assert L.shape == (2, 1, 5, 7) and ab.shape == (2, 2, 5, 7)
 
 
 def test_clip_flag():
@@ -168,7 +187,9 @@ def test_clip_flag():
 
 def test_normalization_constants_and_endpoints():
     assert (L_MAX, L_SCALE, AB_SCALE) == (100.0, 50.0, 110.0)
-    lab = torch.tensor([[0.0, 100.0, 50.0], [110.0, -110.0, 0.0], [-110.0, 110.0, 55.0]]).reshape(1, 3, 1, 3)
+    lab = torch.tensor([[0.0, 100.0, 50.0], [110.0, -110.0, 0.0], [-110.0, 110.0, 55.0]]).reshape(
+        1, 3, 1, 3
+    )
     L, ab = normalize_lab(lab)
     assert L.shape == (1, 1, 1, 3) and ab.shape == (1, 2, 1, 3)
     torch.testing.assert_close(L.flatten(), torch.tensor([-1.0, 1.0, 0.0]))
@@ -235,7 +256,9 @@ def test_scaling_constants_are_not_redefined_elsewhere():
     from pathlib import Path
 
     package = Path(color.__file__).parent
-    pattern = re.compile(r"[/*]\s*110(\.0*)?\b|\b110(\.0*)?\s*[/*]|/\s*50(\.0*)?\s*-\s*1\b|\+\s*1\.?0*\)\s*\*\s*50\b")
+    pattern = re.compile(
+        r"[/*]\s*110(\.0*)?\b|\b110(\.0*)?\s*[/*]|/\s*50(\.0*)?\s*-\s*1\b|\+\s*1\.?0*\)\s*\*\s*50\b"
+    )
     offenders = [
         f"{path.relative_to(package.parent)}:{n}: {line.strip()}"
         for path in package.rglob("*.py")
@@ -243,5 +266,7 @@ def test_scaling_constants_are_not_redefined_elsewhere():
         for n, line in enumerate(path.read_text().splitlines(), 1)
         if pattern.search(line.split("#")[0])
     ]
-    assert not offenders, "Lab scaling re-defined; import L_SCALE/AB_SCALE instead:\n" + "\n".join(offenders)
+    assert not offenders, "Lab scaling re-defined; import L_SCALE/AB_SCALE instead:\n" + "\n".join(
+        offenders
+    )
     assert pattern.search("ab = lab[:, 1:] / 110.0") and pattern.search("L / 50 - 1")
