@@ -247,6 +247,9 @@ def _rgb_to_lab_cpu(x: torch.Tensor) -> torch.Tensor:
             if n not in workspaces:
                 workspaces[n] = tuple(x.new_empty((3, n)) for _ in range(3))
             _rgb_to_lab_chunk(chunk, chunk_lab, *workspaces[n], constants)
+    # The folded constants round differently: keep L of white at 100, not 100 + 4e-14, so that
+    # normalised L stays inside [-1, 1] as on the graph path.
+    lab[:, 0].clamp_(0.0, L_MAX)
     return lab
 
 

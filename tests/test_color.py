@@ -270,3 +270,13 @@ def test_scaling_constants_are_not_redefined_elsewhere():
         offenders
     )
     assert pattern.search("ab = lab[:, 1:] / 110.0") and pattern.search("L / 50 - 1")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("grad", [False, True])
+def test_normalised_L_of_every_rgb_colour_stays_in_range(dtype, grad):
+    g = torch.linspace(0, 1, 17, dtype=dtype)
+    cube = torch.stack(torch.meshgrid(g, g, g, indexing="ij")).reshape(1, 3, -1, 1)
+    cube.requires_grad_(grad)
+    L, ab = normalize_lab(rgb_to_lab(cube))
+    assert L.min() >= -1 and L.max() <= 1 and ab.abs().max() < 1
