@@ -312,8 +312,8 @@ def downsampling_factor(modules: nn.Module) -> int:
 class ConvAutoencoder(nn.Module):
     """Shared construction and input checks of :class:`UNet` and :class:`EncoderDecoder`.
 
-    Subclasses define ``encode(x) -> (bottleneck, features)``, ``decode(bottleneck, features)``
-    and ``forward``; ``uses_skips`` tells the builders whether decoder inputs are doubled.
+    :meth:`encode` is shared; subclasses define ``decode(bottleneck, features)`` and
+    ``forward``; ``uses_skips`` tells the builders whether decoder inputs are doubled.
     """
 
     uses_skips: ClassVar[bool] = True
@@ -339,6 +339,18 @@ class ConvAutoencoder(nn.Module):
         self.in_channels: int = _first_conv(self.encoder).in_channels
         self.downsampling: int = downsampling_factor(self.encoder)
         """Input height and width must be multiples of this (2**levels below full resolution)."""
+
+    def encode(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """Run the encoder: ``(bottleneck, features)``, ``features[i]`` = output of ``encoder[i]``.
+
+        The U-Net concatenates ``features`` back in as skips; the encoder-decoder ignores them.
+        """
+        features: list[Tensor] = []
+        for block in self.encoder:
+            x = block(x)
+            features.append(x)
+        bottleneck = features.pop()
+        return bottleneck, features
 
     # ---- constructors --------------------------------------------------------------------
     @classmethod
@@ -416,15 +428,6 @@ class UNet(ConvAutoencoder):
 
     uses_skips: ClassVar[bool] = True
 
-    def encode(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """Run the encoder: ``(bottleneck, skips)``, ``skips[i]`` = output of ``encoder[i]``."""
-        skips: list[Tensor] = []
-        for block in self.encoder:
-            x = block(x)
-            skips.append(x)
-        bottleneck = skips.pop()
-        return bottleneck, skips
-
     def decode(self, x: Tensor, skips: Sequence[Tensor]) -> Tensor:
         """Run the decoder from the bottleneck, concatenating the matching skip after each block."""
         for block, skip in zip(self.decoder, reversed(skips)):
@@ -447,15 +450,6 @@ class EncoderDecoder(ConvAutoencoder):
     """
 
     uses_skips: ClassVar[bool] = False
-
-    def encode(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """Run the encoder: ``(bottleneck, intermediate features)`` (the latter are unused)."""
-        features: list[Tensor] = []
-        for block in self.encoder:
-            x = block(x)
-            features.append(x)
-        bottleneck = features.pop()
-        return bottleneck, features
 
     def decode(self, x: Tensor, skips: Sequence[Tensor] = ()) -> Tensor:
         """Run the decoder from the bottleneck alone; ``skips`` is ignored (no skip connections)."""
