@@ -277,9 +277,10 @@ class GANLoss(nn.Module):
 
         Returns ``(loss, {"d_real": t, "d_fake": t})``: ``loss`` is a differentiable scalar, the
         two parts are detached scalars for logging (each unhalved). For vanilla, lsgan and hinge
-        ``loss = 0.5 * (d_real + d_fake)``: pix2pix divides D's objective by 2, which slows down
-        the rate at which D learns relative to G (seed 001); D otherwise quickly wins and G's
-        adversarial gradient vanishes. For wgan ``loss = d_real + d_fake = mean(fake) -
+        ``loss = 0.5 * (d_real + d_fake)``: pix2pix divides D's objective by 2 to slow down the
+        rate at which D learns relative to G (seed 001). That holds for SGD, whose step scales
+        with the gradient; Adam normalises the gradient scale away, so there the factor mostly
+        changes the logged value (notebook 5 measures both). For wgan ``loss = d_real + d_fake = mean(fake) -
         mean(real)`` unhalved (add ``LAMBDA_GP * gradient_penalty(...)`` for WGAN-GP).
         One-sided label smoothing applies to ``d_real`` only.
         """
