@@ -12,42 +12,13 @@ Discriminators return raw logits: :class:`PatchGAN` ``(B,3,H,W) -> (B,1,h,w)`` (
 WGAN-GP critic, ``n_layers=0`` = PixelGAN) and :class:`LinearDiscriminator`
 ``(B,4,S,S) -> (B,1)``.
 
-Registries (plain dicts; ``GENERATORS[name](**kwargs)``):
-
-=================  =======================================================================
-generator          kwargs
-=================  =======================================================================
-unet_simple        in_channels=1, out_channels=2 (seed 000, 570,534 params)
-unet_normal        in_channels=1, out_channels=2 (seed 000, 2,327,558)
-unet_complex       in_channels=1, out_channels=2 (pix2pix unet_256, 54,409,858)
-unet_cifar_plain   in_channels=1, out_channels=2 (3 = RGB as seed 003); 32 px
-unet_cifar_leaky_bn  same, with LeakyReLU + BatchNorm
-pix2pix            in_channels, out_channels, num_downs=8, ngf=64, norm=True, dropout=0.5,
-                   n_dropout=3, leaky=True, final_1x1=False  (:meth:`UNet.pix2pix`)
-encoder_decoder    the same kwargs, no skip connections (:meth:`EncoderDecoder.pix2pix`)
-resnet18           n_in=1, n_out=2, size=256, pretrained=False, self_attention, blur
-unet_classifier    n_classes=205, in_channels, out_channels, num_downs=8, ngf=64,
-                   image_size=256, tap=2, branch_blocks=3, branch_channels=512,
-                   fusion_units=(1024, 512), head_units=(2048, 1024), dropout=0.5
-=================  =======================================================================
-
-=================  =======================================================================
-discriminator      kwargs
-=================  =======================================================================
-patchgan           in_channels=3, n_layers=3, ndf=64, norm=True (70x70, 2,765,633 params)
-critic             in_channels=3, n_layers=3, ndf=64 (PatchGAN without BatchNorm)
-pixelgan           in_channels=3, ndf=64, norm=True (PatchGAN n_layers=0)
-linear_simple      in_channels=4, image_size=152 (seed 000, 140,129 params)
-linear_normal      in_channels=4, image_size=42 (seed 000, 1,431,841 params)
-=================  =======================================================================
+The registry (:mod:`colorlab.models.registry`) names every model the trainer can build:
+``GENERATORS[name]`` / ``DISCRIMINATORS[name]`` are :class:`ModelSpec` s whose factories all take
+``(in_channels, out_channels, image_size, **kwargs)``; :func:`build_generator` and
+:func:`build_discriminator` build the ones a :class:`colorlab.config.TrainConfig` names.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from functools import partial
-
-from torch import nn
 
 from colorlab.models.classifier import (
     CLASSIFIER_PRESETS,
@@ -67,6 +38,13 @@ from colorlab.models.resnet_unet import (
     ResNetUNet,
     resnet18_unet,
     resnet18_weights_path,
+)
+from colorlab.models.registry import (
+    DISCRIMINATORS,
+    GENERATORS,
+    ModelSpec,
+    build_discriminator,
+    build_generator,
 )
 from colorlab.models.unet import UNET_PRESETS, ConvAutoencoder, EncoderDecoder, UNet
 from colorlab.models.utils import count_parameters, init_weights
@@ -95,26 +73,7 @@ __all__ = [
     "init_weights",
     "GENERATORS",
     "DISCRIMINATORS",
+    "ModelSpec",
+    "build_generator",
+    "build_discriminator",
 ]
-
-GENERATORS: dict[str, Callable[..., nn.Module]] = {
-    "unet_simple": partial(UNet.preset, "simple"),
-    "unet_normal": partial(UNet.preset, "normal"),
-    "unet_complex": partial(UNet.preset, "complex"),
-    "unet_cifar_plain": partial(UNet.preset, "cifar_plain"),
-    "unet_cifar_leaky_bn": partial(UNet.preset, "cifar_leaky_bn"),
-    "pix2pix": UNet.pix2pix,
-    "encoder_decoder": EncoderDecoder.pix2pix,
-    "resnet18": resnet18_unet,
-    "unet_classifier": ColorizerWithClassifier.pix2pix,
-}
-"""Generator factories by name; see the module docstring for the kwargs each accepts."""
-
-DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
-    "patchgan": PatchGAN,
-    "critic": partial(PatchGAN, norm=False),
-    "pixelgan": partial(PatchGAN, n_layers=0),
-    "linear_simple": partial(LinearDiscriminator.preset, "simple"),
-    "linear_normal": partial(LinearDiscriminator.preset, "normal"),
-}
-"""Discriminator factories by name; see the module docstring for the kwargs each accepts."""

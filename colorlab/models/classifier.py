@@ -160,12 +160,13 @@ class ColorizerWithClassifier(nn.Module):
     @classmethod
     def pix2pix(
         cls,
-        n_classes: int = 205,
         in_channels: int = 1,
         out_channels: int = 2,
+        image_size: int = 256,
+        *,
+        n_classes: int = 205,
         num_downs: int = 8,
         ngf: int = 64,
-        image_size: int = 256,
         tap: int = 2,
         branch_blocks: int = 3,
         branch_channels: int = 512,
@@ -173,7 +174,10 @@ class ColorizerWithClassifier(nn.Module):
         head_units: Sequence[int] = (2048, 1024),
         dropout: float = 0.5,
     ) -> ColorizerWithClassifier:
-        """Wrap ``UNet.pix2pix(in_channels, out_channels, num_downs, ngf)``; defaults = seed 004."""
+        """Wrap ``UNet.pix2pix(in_channels, out_channels, num_downs, ngf)``; defaults = seed 004.
+
+        ``(B,in_channels,S,S) -> ((B,out_channels,S,S), (B,n_classes))`` with ``S = image_size``.
+        """
         generator = UNet.pix2pix(in_channels, out_channels, num_downs=num_downs, ngf=ngf)
         return cls(
             generator, n_classes, image_size=image_size, tap=tap, branch_blocks=branch_blocks,

@@ -27,7 +27,7 @@ L + ab use ``in_channels=3`` (the count then drops by 9 * 32 = 288).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from torch import Tensor, nn
 
@@ -127,13 +127,23 @@ class LinearDiscriminator(nn.Module):
 
     @classmethod
     def preset(
-        cls, name: str, in_channels: int | None = None, image_size: int | None = None
+        cls,
+        name: str,
+        in_channels: int | None = None,
+        out_channels: int = 1,
+        image_size: int | None = None,
+        *,
+        norm: bool = True,
     ) -> LinearDiscriminator:
         """Seed 000's ``"simple"`` or ``"normal"`` discriminator (:data:`LINEAR_PRESETS`).
 
         The parameter counts 140,129 / 1,431,841 hold for the defaults (4 channels, 152 / 42 px);
-        another ``image_size`` changes the linear layer.
+        another ``image_size`` changes the linear layer. ``norm=False`` drops every BatchNorm
+        (the WGAN-GP critic). The output is one logit per image (``out_channels`` must be 1).
         """
+        if out_channels != 1:
+            raise ValueError(f"LinearDiscriminator gives one logit: out_channels must be 1, "
+                             f"got {out_channels}")
         try:
             config = LINEAR_PRESETS[name]
         except KeyError:
@@ -141,6 +151,8 @@ class LinearDiscriminator(nn.Module):
                 f"unknown LinearDiscriminator preset {name!r}; "
                 f"choose one of {sorted(LINEAR_PRESETS)}"
             ) from None
+        if not norm:
+            config = replace(config, norms=(False,) * len(config.norms))
         return cls.from_config(config, in_channels, image_size)
 
     def forward(self, x: Tensor) -> Tensor:
