@@ -15,6 +15,8 @@ from PIL import Image
 
 from colorlab import data as D
 from colorlab.color import rgb_to_L_ab
+from colorlab.data import sample as D_sample
+from colorlab.data import sources as D_sources
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,14 +76,14 @@ def test_source_photos_are_the_shipped_colour_photos():
 
 def test_missing_source_photo_is_named_in_a_warning(monkeypatch, tmp_path):
     bogus = D.PhotoSource("ghost", "matplotlib", "no_such_photo.jpg", "none")
-    monkeypatch.setattr(D, "SOURCE_PHOTOS", D.SOURCE_PHOTOS[:1] + (bogus,))
-    D._source_photos_cached.cache_clear()
+    monkeypatch.setattr(D_sample, "SOURCE_PHOTOS", D.SOURCE_PHOTOS[:1] + (bogus,))
+    D_sample._source_photos_cached.cache_clear()
     try:
         with pytest.warns(D.DataWarning, match="no_such_photo.jpg"):
             photos = D.source_photos()
         assert [n for n, _ in photos] == [D.SOURCE_PHOTOS[0].name]
     finally:
-        D._source_photos_cached.cache_clear()
+        D_sample._source_photos_cached.cache_clear()
 
 
 def test_sample_images_deterministic_sizes_and_colour():
@@ -472,7 +474,7 @@ def test_cifar10_offline_errors_and_wrapper(tmp_path, monkeypatch):
 
     base = tmp_path / "cifar-10-batches-py"
     base.mkdir()
-    for name in D._CIFAR10_FILES:
+    for name in D_sources._CIFAR10_FILES:
         (base / name).write_bytes(b"junk")
     monkeypatch.undo()  # the real torchvision: its checksum rejects the junk files
     with pytest.raises(D.DatasetUnavailableError, match="corrupted"):
