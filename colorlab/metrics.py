@@ -78,12 +78,9 @@ asked for with ``pretrained=False`` (to test the plumbing; the values are then m
 from __future__ import annotations
 
 import math
-import os
 import re
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Union
 
 import numpy as np
@@ -96,6 +93,7 @@ from skimage.metrics import structural_similarity
 from torch import nn
 
 from colorlab.color import AB_SCALE, L_MAX, rgb_to_lab
+from colorlab.io import PathLike, WeightsFile, WeightsUnavailableError
 
 __all__ = [
     "WeightsUnavailableError",
@@ -121,7 +119,6 @@ __all__ = [
 ]
 
 Images = Union[np.ndarray, Sequence[np.ndarray]]
-PathLike = Union[str, os.PathLike]
 
 # --------------------------------------------------------------------------------------------
 # Input validation: RGB in 0-255, channels last
@@ -143,7 +140,8 @@ def _image_list(images: Images, fn: str, arg: str) -> list[np.ndarray]:
             items = list(images)
         else:
             raise ValueError(
-                f"{fn}: {arg} must be an RGB image HxWx3 or a stack NxHxWx3; got shape {images.shape}"
+                f"{fn}: {arg} must be an RGB image HxWx3 or a stack NxHxWx3; "
+                f"got shape {images.shape}"
             )
     elif isinstance(images, Sequence) and not isinstance(images, (str, bytes)):
         items = list(images)
@@ -167,7 +165,8 @@ def _image_list(images: Images, fn: str, arg: str) -> list[np.ndarray]:
                 else ""
             )
             raise ValueError(
-                f"{fn}: {where} must be an RGB image HxWx3 (channels last); got shape {img.shape}{hint}"
+                f"{fn}: {where} must be an RGB image HxWx3 (channels last); "
+                f"got shape {img.shape}{hint}"
             )
         if img.dtype == np.bool_ or not (
             np.issubdtype(img.dtype, np.integer) or np.issubdtype(img.dtype, np.floating)
@@ -188,7 +187,8 @@ def _image_list(images: Images, fn: str, arg: str) -> list[np.ndarray]:
         out.append(img)
     if any_float and 0 < overall_max <= 1.0:
         raise ValueError(
-            f"{fn}: {arg} looks like it is in [0, 1] (float, max = {overall_max:g}) but metrics expect "
+            f"{fn}: {arg} looks like it is in [0, 1] (float, max = {overall_max:g}) but metrics "
+            "expect "
             "RGB in 0-255: multiply by 255 (use colorlab.metrics.to_rgb255 for (B,3,H,W) tensors). "
             "A genuinely near-black image can be passed as uint8."
         )
@@ -253,12 +253,13 @@ def psnr(pred: Images, target: Images, reduce: bool = True) -> float | np.ndarra
 
 
 def ssim(pred: Images, target: Images, reduce: bool = True) -> float | np.ndarray:
-    """Structural similarity of RGB images in 0-255 (scikit-image, channel_axis=-1, data_range=255)."""
+    """Structural similarity of RGB images in 0-255 (scikit-image, ``data_range=255``)."""
     values = []
     for i, (p, t) in enumerate(_image_pairs(pred, target, "ssim")):
         if min(p.shape[:2]) < 7:
             raise ValueError(
-                f"ssim: image {i} is {p.shape[0]}x{p.shape[1]}; SSIM's 7x7 window needs at least 7x7"
+                f"ssim: image {i} is {p.shape[0]}x{p.shape[1]}; "
+                "SSIM's 7x7 window needs at least 7x7"
             )
         values.append(float(structural_similarity(p, t, channel_axis=-1, data_range=255.0)))
     return _reduce(values, reduce)
@@ -294,7 +295,7 @@ def _opponent_colorfulness(rg: np.ndarray, yb: np.ndarray) -> float:
 
 
 def colorfulness_hasler(images: Images, reduce: bool = True) -> float | np.ndarray:
-    """Hasler-Suesstrunk colourfulness (signed rg = R-G, yb = (R+G)/2-B; seed 002) of RGB in 0-255."""
+    """Hasler-Suesstrunk colourfulness (signed rg = R-G, yb = (R+G)/2-B; seed 002), RGB 0-255."""
     values = []
     for img in _image_list(images, "colorfulness_hasler", "images"):
         r, g, b = img[..., 0], img[..., 1], img[..., 2]
@@ -303,7 +304,7 @@ def colorfulness_hasler(images: Images, reduce: bool = True) -> float | np.ndarr
 
 
 def colorfulness_abs(images: Images, reduce: bool = True) -> float | np.ndarray:
-    """Seed 000's colourfulness with rg = |R-G|, yb = |(R+G)/2-B| (M = 0.3 mu + sigma), RGB in 0-255."""
+    """Seed 000's colourfulness: rg = |R-G|, yb = |(R+G)/2-B| (M = 0.3 mu + sigma), RGB 0-255."""
     values = []
     for img in _image_list(images, "colorfulness_abs", "images"):
         r, g, b = img[..., 0], img[..., 1], img[..., 2]
@@ -341,56 +342,8 @@ def lab_histogram_intersection(pred: Images, target: Images, bins: int = 100) ->
 
 
 # --------------------------------------------------------------------------------------------
-# Weights files
+# Weights files (:class:`colorlab.io.WeightsFile`)
 # --------------------------------------------------------------------------------------------
-
-
-class WeightsUnavailableError(FileNotFoundError):
-    """Pretrained weights a metric needs are not on this machine (nothing is downloaded)."""
-
-
-@dataclass(frozen=True)
-class WeightsFile:
-    """A standard weights file: where it comes from and the name it has in the torch hub cache."""
-
-    filename: str
-    url: str
-    description: str
-
-    def default_path(self) -> Path:
-        """``torch.hub.get_dir()/checkpoints/<filename>``, where torchvision caches it."""
-        return Path(torch.hub.get_dir()) / "checkpoints" / self.filename
-
-    def load(self, path: PathLike | None, argument: str) -> dict[str, torch.Tensor]:
-        """Load the state dict from ``path`` (or the hub cache) with ``weights_only=True``.
-
-        Raises :class:`WeightsUnavailableError` naming the file to download and where to put it.
-        """
-        file = Path(path).expanduser() if path is not None else self.default_path()
-        if not file.is_file():
-            source = f"{argument}={str(path)!r}" if path is not None else "the torch hub cache"
-            raise WeightsUnavailableError(
-                f"{self.description} weights not found: {file} does not exist (looked in {source}).\n"
-                f"Download {self.url}\nand save it as {self.default_path()} "
-                f"(or anywhere, and pass {argument}='<path to {self.filename}>').\n"
-                'On a machine with internet this does it: python -c "import torch; '
-                f"torch.hub.load_state_dict_from_url('{self.url}', file_name='{self.filename}')\"\n"
-                "Use pretrained=False only to test the plumbing: random weights give meaningless values."
-            )
-        try:
-            state = torch.load(file, map_location="cpu", weights_only=True)
-        except Exception as err:  # corrupt, truncated, not a PyTorch file
-            raise WeightsUnavailableError(
-                f"{file} could not be read as {self.description} weights ({err}). "
-                f"Download it again from {self.url}"
-            ) from err
-        if not isinstance(state, dict):
-            raise WeightsUnavailableError(
-                f"{file} does not hold a state dict ({type(state).__name__})"
-            )
-        return state
-
-
 ALEXNET_WEIGHTS = WeightsFile(
     "alexnet-owt-7be5be79.pth",
     "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
@@ -534,11 +487,13 @@ class LPIPS(_MetricNetwork):
                 )
         if x.shape != y.shape:
             raise ValueError(
-                f"LPIPS expects x and y of the same shape; got {tuple(x.shape)} and {tuple(y.shape)}"
+                f"LPIPS expects x and y of the same shape; "
+                f"got {tuple(x.shape)} and {tuple(y.shape)}"
             )
         if min(x.shape[-2:]) < self.MIN_SIZE:
             raise ValueError(
-                f"LPIPS (AlexNet) needs images of at least {self.MIN_SIZE}x{self.MIN_SIZE}; got {tuple(x.shape[-2:])}"
+                f"LPIPS (AlexNet) needs images of at least {self.MIN_SIZE}x{self.MIN_SIZE}; "
+                f"got {tuple(x.shape[-2:])}"
             )
         total = x.new_zeros(x.shape[0])
         for layer, fx, fy in zip(self.linear, self.features(x), self.features(y)):
@@ -627,7 +582,7 @@ class InceptionV3(_MetricNetwork):
 
     @torch.no_grad()
     def run(self, images: Images, fn: str, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-        """RGB images in 0-255 -> (pool features (N,2048), softmax probabilities (N,1000)), float64."""
+        """RGB in 0-255 -> (pool features (N,2048), softmax probabilities (N,1000)), float64."""
         items = _image_list(images, fn, "images")
         device = _device(self)
         pools, probs = [], []
@@ -674,7 +629,8 @@ def frechet_distance(
         imag = float(np.abs(np.diagonal(covmean).imag).max())
         if imag > 1e-3 * max(1.0, float(np.abs(covmean.real).max())):
             raise ValueError(
-                f"frechet_distance: sqrtm(S1 S2) has an imaginary component {imag:g}; are S1, S2 covariances?"
+                f"frechet_distance: sqrtm(S1 S2) has an imaginary component {imag:g}; "
+                "are S1, S2 covariances?"
             )
         covmean = covmean.real
     diff = mu1 - mu2
@@ -771,7 +727,8 @@ def inception_score_from_probs(probs: np.ndarray, splits: int = 10) -> tuple[flo
         )
     if not 1 <= splits <= len(p):
         raise ValueError(
-            f"inception_score: splits must be between 1 and the number of images ({len(p)}); got {splits}"
+            f"inception_score: splits must be between 1 and the number of images ({len(p)}); "
+            f"got {splits}"
         )
     scores = []
     for part in np.array_split(p, splits):

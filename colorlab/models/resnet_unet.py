@@ -24,12 +24,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from torch import Tensor, nn
+
+from colorlab.io import WeightsFile, WeightsUnavailableError
 
 __all__ = [
     "RESNET18_WEIGHTS_FILE",
     "RESNET18_WEIGHTS_URL",
+    "RESNET18_WEIGHTS",
     "PretrainedWeightsMissing",
     "resnet18_weights_path",
     "resnet18_imagenet",
@@ -42,8 +44,33 @@ RESNET18_WEIGHTS_FILE = "resnet18-f37072fd.pth"
 RESNET18_WEIGHTS_URL = f"https://download.pytorch.org/models/{RESNET18_WEIGHTS_FILE}"
 
 
-class PretrainedWeightsMissing(FileNotFoundError):
+class PretrainedWeightsMissing(WeightsUnavailableError):
     """Pretrained weights were asked for but are not in the local cache (nothing is downloaded)."""
+
+
+class _ResNet18Weights(WeightsFile):
+    """The ImageNet ResNet18 file, with errors worded for ``pretrained=True``."""
+
+    def missing(self, file: Path, source: str, argument: str) -> Exception:
+        return PretrainedWeightsMissing(
+            f"pretrained=True needs torchvision's ImageNet ResNet18 weights at {file}, which does "
+            f"not exist (nothing is downloaded at run time). Download {self.url} on a "
+            f"machine with internet access and copy it to {file} (the folder is "
+            f"torch.hub.get_dir()/checkpoints; set TORCH_HOME to use another cache), or use "
+            f"pretrained=False for random initial weights."
+        )
+
+    def unusable(self, file: Path, err: BaseException) -> Exception:
+        return RuntimeError(
+            f"{file} is not a usable ResNet18 state dict ({type(err).__name__}: {err}); delete it "
+            f"and download {self.url} again"
+        )
+
+
+RESNET18_WEIGHTS: WeightsFile = _ResNet18Weights(
+    RESNET18_WEIGHTS_FILE, RESNET18_WEIGHTS_URL, "torchvision ResNet18 (ImageNet)"
+)
+"""torchvision's ``ResNet18_Weights.IMAGENET1K_V1`` file in the torch hub cache."""
 
 
 def resnet18_weights_path() -> Path:
@@ -52,7 +79,7 @@ def resnet18_weights_path() -> Path:
     The hub directory is ``torch.hub.get_dir()``: ``$TORCH_HOME/hub`` (default
     ``~/.cache/torch/hub``) unless ``torch.hub.set_dir`` changed it.
     """
-    return Path(torch.hub.get_dir()) / "checkpoints" / RESNET18_WEIGHTS_FILE
+    return RESNET18_WEIGHTS.default_path()
 
 
 def resnet18_imagenet(pretrained: bool = True) -> nn.Module:
@@ -67,23 +94,11 @@ def resnet18_imagenet(pretrained: bool = True) -> nn.Module:
     model = resnet18(weights=None)
     if not pretrained:
         return model
-    path = resnet18_weights_path()
-    if not path.is_file():
-        raise PretrainedWeightsMissing(
-            f"pretrained=True needs torchvision's ImageNet ResNet18 weights at {path}, which does "
-            f"not exist (nothing is downloaded at run time). Download {RESNET18_WEIGHTS_URL} on a "
-            f"machine with internet access and copy it to {path} (the folder is "
-            f"torch.hub.get_dir()/checkpoints; set TORCH_HOME to use another cache), or use "
-            f"pretrained=False for random initial weights."
-        )
+    state = RESNET18_WEIGHTS.load()
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
-    except Exception as exc:  # corrupt, truncated or not a ResNet18 state dict
-        raise RuntimeError(
-            f"{path} is not a usable ResNet18 state dict ({type(exc).__name__}: {exc}); delete it "
-            f"and download {RESNET18_WEIGHTS_URL} again"
-        ) from exc
+    except Exception as exc:  # not a ResNet18 state dict
+        raise RESNET18_WEIGHTS.unusable(resnet18_weights_path(), exc) from exc
     return model
 
 
