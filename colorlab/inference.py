@@ -40,6 +40,7 @@ from PIL import Image
 from torch import nn
 
 from colorlab import color
+from colorlab.models.geometry import downsampling_levels
 from colorlab.runtime import default_device
 
 DEFAULT_SIZE = 256
@@ -110,30 +111,16 @@ def size_divisor(model: nn.Module) -> int:
     Uses the model's own answer when it has one: ``model.size_divisor``, or the
     ``downsampling`` of a :class:`colorlab.models.UNet` (also of the U-Net inside a
     generator with a classification branch). Otherwise ``2**k`` where ``k`` counts the
-    downsampling layers (strided convolutions with a kernel larger than 1 and pooling layers with
-    stride 2; the 1x1 shortcut convolutions of a ResNet do not add a level): 32 for a ResNet18
-    encoder.
+    downsampling layers (:func:`colorlab.models.geometry.downsampling_levels`: strided
+    convolutions with a kernel larger than 1 and pooling layers with stride 2; the 1x1 shortcut
+    convolutions of a ResNet do not add a level): 32 for a ResNet18 encoder.
     """
     for obj in (model, getattr(model, "generator", None)):
         for attr in ("size_divisor", "downsampling"):
             value = getattr(obj, attr, None)
             if isinstance(value, int) and value > 0:
                 return value
-    levels = 0
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            k, s = _pair(m.kernel_size), _pair(m.stride)
-            if max(s) >= 2 and max(k) > 1:
-                levels += 1
-        elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-            s = _pair(m.stride if m.stride is not None else m.kernel_size)
-            if max(s) >= 2:
-                levels += 1
-    return 2**levels
-
-
-def _pair(v: int | Sequence[int]) -> tuple[int, ...]:
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    return 2 ** downsampling_levels(model)
 
 
 def working_size(model: nn.Module, size: int) -> int:

@@ -1,4 +1,4 @@
-"""PatchGAN discriminators (pix2pix) and the receptive-field arithmetic of conv stacks.
+"""PatchGAN discriminators (pix2pix); their receptive field and output size.
 
 A PatchGAN classifies every overlapping N x N patch of its input as real or fake: its output is a
 map of logits, one per patch, and N is the receptive field of one output unit. The pix2pix paper
@@ -14,75 +14,18 @@ n_layers   receptive     name
 =========  ============  ======================================
 
 The default 70x70 PatchGAN on 3 input channels (L + ab) has **2,765,633** parameters (seed 000,
-table 6) and maps a 256x256 input to a 30x30 map (seed 002).
+table 6) and maps a 256x256 input to a 30x30 map (seed 002). The arithmetic behind these numbers,
+:func:`receptive_field` and :func:`output_size` of any conv stack, lives in
+:mod:`colorlab.models.geometry` and is re-exported here.
 """
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
+from colorlab.models.geometry import output_size, receptive_field
+
 __all__ = ["PatchGAN", "receptive_field", "output_size"]
-
-_SPATIAL = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
-
-
-def _pair(v: int | tuple[int, ...]) -> int:
-    if isinstance(v, tuple):
-        if len(set(v)) != 1:
-            raise ValueError(f"receptive_field handles square kernels/strides only, got {v}")
-        return int(v[0])
-    return int(v)
-
-
-def _spatial_layers(module: nn.Module) -> list[nn.Module]:
-    layers = []
-    for m in module.modules():
-        if isinstance(m, nn.ConvTranspose2d):
-            raise TypeError(
-                "receptive_field/output_size walk plain conv stacks; a ConvTranspose2d was found"
-            )
-        if isinstance(m, _SPATIAL):
-            layers.append(m)
-    return layers
-
-
-def receptive_field(module: nn.Module) -> int:
-    """Receptive field (in input pixels, per side) of one output unit of a conv stack.
-
-    Walks the ``Conv2d`` / ``MaxPool2d`` / ``AvgPool2d`` layers of ``module`` in registration order
-    (the order they are applied in a plain ``nn.Sequential`` stack) and applies, layer after
-    layer, ``rf += (dilation * (kernel - 1)) * jump`` and ``jump *= stride`` starting from
-    ``rf = jump = 1``. Element-wise layers (norms, activations, dropout) do not change it.
-    """
-    rf, jump = 1, 1
-    for m in _spatial_layers(module):
-        k = _pair(m.kernel_size)
-        s = _pair(m.stride) if m.stride is not None else k
-        d = _pair(getattr(m, "dilation", 1))
-        rf += d * (k - 1) * jump
-        jump *= s
-    return rf
-
-
-def output_size(module: nn.Module, h: int, w: int) -> tuple[int, int]:
-    """Spatial size ``(h_out, w_out)`` a conv stack gives for an ``h x w`` input.
-
-    Uses ``floor((n + 2 p - d (k - 1) - 1) / s) + 1`` per layer; raises ``ValueError`` when the
-    input is too small (some layer would have no output).
-    """
-    size = [h, w]
-    for m in _spatial_layers(module):
-        k = _pair(m.kernel_size)
-        s = _pair(m.stride) if m.stride is not None else k
-        p = _pair(m.padding)
-        d = _pair(getattr(m, "dilation", 1))
-        size = [(n + 2 * p - d * (k - 1) - 1) // s + 1 for n in size]
-        if min(size) < 1:
-            raise ValueError(
-                f"a {h}x{w} input is too small for {type(module).__name__}: "
-                f"layer {m} leaves no output"
-            )
-    return size[0], size[1]
 
 
 def _leaky_relu() -> nn.LeakyReLU:

@@ -39,6 +39,8 @@ from typing import ClassVar, TypeVar
 import torch
 from torch import Tensor, nn
 
+from colorlab.models.geometry import downsampling_factor, first_conv
+
 __all__ = [
     "UNet",
     "EncoderDecoder",
@@ -289,24 +291,10 @@ UNET_PRESETS: dict[str, Callable[[int, int, bool], Blocks]] = {
 
 
 def _first_conv(modules: nn.Module) -> nn.Conv2d:
-    for m in modules.modules():
-        if isinstance(m, nn.Conv2d):
-            return m
-    raise ValueError("the encoder contains no nn.Conv2d, so its input channels are unknown")
-
-
-def _stride(m: nn.Module) -> int:
-    s = m.stride
-    return int(s[0] if isinstance(s, tuple) else s)
-
-
-def downsampling_factor(modules: nn.Module) -> int:
-    """Product of the strides of the convs and pools in ``modules`` (the total downsampling)."""
-    factor = 1
-    for m in modules.modules():
-        if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-            factor *= _stride(m)
-    return factor
+    conv = first_conv(modules)
+    if conv is None:
+        raise ValueError("the encoder contains no nn.Conv2d, so its input channels are unknown")
+    return conv
 
 
 class ConvAutoencoder(nn.Module):
