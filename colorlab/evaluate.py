@@ -33,15 +33,14 @@ name                better  meaning
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
 from colorlab import color
+from colorlab import metrics as M
 from colorlab.inference import (
     ImageLike,
     ModelLike,
@@ -67,8 +66,9 @@ class Metric:
     ``pair``: ``(pred, real) -> float`` on ``(H,W,3)`` uint8 images, averaged over the images;
     or ``dataset``: a factory ``(cache, **metric_kwargs)`` of an accumulator with
     ``update(pred_batch, real_batch)`` and ``compute() -> float`` (metrics that need the whole
-    set, or a network: ``cache`` shares networks between the rows of one evaluation). ``better``: ``"higher"``,
-    ``"lower"`` or ``None``; ``reference``: whether the real image is needed.
+    set, or a network: ``cache`` shares networks between the rows of one evaluation).
+    ``better``: ``"higher"``, ``"lower"`` or ``None``; ``reference``: whether the real image is
+    needed.
     """
 
     name: str
@@ -82,18 +82,12 @@ class Metric:
         return {"higher": "↑", "lower": "↓"}.get(self.better or "", "")
 
 
-def _m():
-    from colorlab import metrics
-
-    return metrics
-
-
 def _colorfulness(pred: np.ndarray, real: np.ndarray) -> float:
-    return float(_m().colorfulness_hasler(pred))
+    return float(M.colorfulness_hasler(pred))
 
 
 def _colorfulness_abs(pred: np.ndarray, real: np.ndarray) -> float:
-    return float(_m().colorfulness_abs(pred))
+    return float(M.colorfulness_abs(pred))
 
 
 class _HistIntersection:
@@ -109,7 +103,7 @@ class _HistIntersection:
         self.reals.extend(reals)
 
     def compute(self) -> float:
-        h = _m().lab_histogram_intersection(self.preds, self.reals)
+        h = M.lab_histogram_intersection(self.preds, self.reals)
         return float((h["a"] + h["b"]) / 2)
 
 
@@ -124,7 +118,7 @@ class _LPIPSMean:
     """Average LPIPS distance over the image pairs."""
 
     def __init__(self, cache: dict, **kwargs) -> None:
-        self.net = _network(cache, "lpips", lambda: _m().LPIPS(**kwargs))
+        self.net = _network(cache, "lpips", lambda: M.LPIPS(**kwargs))
         self.values: list[float] = []
 
     def update(self, preds: Sequence[np.ndarray], reals: Sequence[np.ndarray]) -> None:
@@ -138,7 +132,7 @@ class _FIDSet:
     """FID between the set of colorizations and the set of real images (features per chunk)."""
 
     def __init__(self, cache: dict, **kwargs) -> None:
-        self.fid = _network(cache, "fid", lambda: _m().FID(**kwargs))
+        self.fid = _network(cache, "fid", lambda: M.FID(**kwargs))
         self.fake: list[np.ndarray] = []
         self.real: list[np.ndarray] = []
 
@@ -153,10 +147,10 @@ class _FIDSet:
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric("psnr", "higher", pair=lambda p, r: float(_m().psnr(p, r))),
-        Metric("ssim", "higher", pair=lambda p, r: float(_m().ssim(p, r))),
-        Metric("mae", "lower", pair=lambda p, r: float(_m().mae(p, r))),
-        Metric("ab_l1", "lower", pair=lambda p, r: float(_m().ab_l1(p, r))),
+        Metric("psnr", "higher", pair=lambda p, r: float(M.psnr(p, r))),
+        Metric("ssim", "higher", pair=lambda p, r: float(M.ssim(p, r))),
+        Metric("mae", "lower", pair=lambda p, r: float(M.mae(p, r))),
+        Metric("ab_l1", "lower", pair=lambda p, r: float(M.ab_l1(p, r))),
         Metric("colorfulness", None, reference=False, pair=_colorfulness),
         Metric("colorfulness_abs", None, reference=False, pair=_colorfulness_abs),
         Metric("hist_intersection", "higher", dataset=_HistIntersection),
@@ -315,17 +309,6 @@ class _Scorer:
             else:
                 out[name] = float(self.sets[name].compute())
         return out
-
-
-def evaluate_checkpoint(
-    checkpoint: str | os.PathLike | nn.Module,
-    images: Sequence[ImageLike],
-    train_images: Iterable[ImageLike] | None = None,
-    name: str = "model",
-    **kwargs,
-) -> dict[str, dict[str, float]]:
-    """:func:`evaluate_models` for one model, stored under the row ``name`` (default ``"model"``)."""
-    return evaluate_models({name: checkpoint}, images, train_images=train_images, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------

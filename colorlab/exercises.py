@@ -5,7 +5,7 @@ A solution notebook marks each answer the nbgrader way, inside a code cell::
     def receptive_field(layers):
         \"\"\"(kernel, stride) pairs, input side first -> receptive field in pixels.\"\"\"
         ### BEGIN SOLUTION
-        # HINT: start from rf = 1 and a jump of 1; each layer adds (k - 1) * jump
+        # HINT: start from rf = 1; each layer adds (k - 1) * jump
         rf, jump = 1, 1
         ...
         ### END SOLUTION
@@ -14,7 +14,7 @@ A solution notebook marks each answer the nbgrader way, inside a code cell::
 outside the block (the signature and docstring)::
 
         # YOUR CODE HERE
-        raise NotImplementedError('start from rf = 1 and a jump of 1; each layer adds (k - 1) * jump')
+        raise NotImplementedError('start from rf = 1; each layer adds (k - 1) * jump')
 
 The hint is the text of the block's ``# HINT:`` lines (joined), or :data:`DEFAULT_HINT`.
 
@@ -46,12 +46,13 @@ import copy
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from colorlab.io import atomic_write
 
 if TYPE_CHECKING:  # nbformat/nbclient are dev dependencies: imported where used, so that
     from nbformat import NotebookNode  # registering the CLI subcommand needs neither
@@ -235,22 +236,6 @@ def dumps(nb: NotebookNode) -> str:
 
     text = nbformat.writes(nb, version=4)
     return text if text.endswith("\n") else text + "\n"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _clean_cell_metadata(meta: dict) -> dict:
@@ -488,7 +473,7 @@ def build(solutions_dir: str | os.PathLike = "solutions",
                 ) from err
             text = dumps(solution)
             if sol.read_text(encoding="utf-8") != text:
-                _write_atomic(sol, text)
+                atomic_write(sol, text)
         nb = build_exercise(solution, sol.name)
         exercises_dir.mkdir(parents=True, exist_ok=True)
         target = exercises_dir / sol.name
@@ -499,7 +484,7 @@ def build(solutions_dir: str | os.PathLike = "solutions",
         if target.is_file() and target.read_text(encoding="utf-8") == text:
             report.unchanged.append(sol.name)
         else:
-            _write_atomic(target, text)
+            atomic_write(target, text)
             report.written.append(sol.name)
         report.seconds[sol.name] = time.perf_counter() - t0
         if log:

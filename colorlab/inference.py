@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
-import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +38,9 @@ from PIL import Image
 from torch import nn
 
 from colorlab import color
+from colorlab.checkpoint import load_generator
+from colorlab.io import atomic_open, find_images, load_image, read_images
+from colorlab.models import ColorizerWithClassifier
 from colorlab.models.geometry import downsampling_levels
 from colorlab.runtime import default_device
 
@@ -56,14 +57,12 @@ ModelLike = nn.Module | str | os.PathLike
 def to_rgb_uint8(image: ImageLike) -> np.ndarray:
     """Return ``image`` as an ``(H,W,3)`` uint8 RGB array.
 
-    Accepts a file path (read with :func:`colorlab.data.load_image`, which converts CMYK, RGBA,
+    Accepts a file path (read with :func:`colorlab.io.load_image`, which converts CMYK, RGBA,
     palette, 16-bit and grayscale files), a PIL image (any mode), or a numpy array: ``(H,W)`` or
     ``(H,W,1)`` grayscale, ``(H,W,3)`` RGB or ``(H,W,4)`` RGBA (alpha dropped); uint8 in 0-255 or
     float in [0,1].
     """
     if isinstance(image, (str, os.PathLike)):
-        from colorlab.data import load_image
-
         return load_image(image)
     if isinstance(image, Image.Image):
         return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
@@ -130,8 +129,6 @@ def working_size(model: nn.Module, size: int) -> int:
     classification branch (:class:`colorlab.models.ColorizerWithClassifier`, whose dense layers
     fix its input size) always gets its own ``image_size``.
     """
-    from colorlab.models import ColorizerWithClassifier
-
     if isinstance(model, ColorizerWithClassifier):
         return int(model.image_size)
     div = size_divisor(model)
@@ -164,20 +161,19 @@ def load_model(
         path = Path(model)
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint not found: {path}")
-        from colorlab.checkpoint import load_generator
-
         module, cfg = load_generator(path, device=dev)
     else:
         module = model
     if size is None:
-        size = getattr(cfg, "image_size", None) or getattr(module, "image_size", None) or DEFAULT_SIZE
+        size = (getattr(cfg, "image_size", None) or getattr(module, "image_size", None)
+                or DEFAULT_SIZE)
     module = module.to(dev)
     return LoadedModel(module=module, size=working_size(module, int(size)), device=dev, config=cfg)
 
 
 @contextlib.contextmanager
 def inference_mode(model: nn.Module, dropout: bool = False) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode (``dropout=True``: dropout layers stay active) and restore after."""
+    """Put ``model`` in eval mode (``dropout=True``: dropout layers stay active), then restore."""
     saved = [(m, m.training) for m in model.modules()]
     model.eval()
     if dropout:
@@ -193,7 +189,7 @@ def inference_mode(model: nn.Module, dropout: bool = False) -> Iterator[nn.Modul
 
 
 def predict_ab(model: nn.Module, L: torch.Tensor) -> torch.Tensor:
-    """Run the generator: ``(B,1,S,S) in [-1,1] -> (B,2,S,S) in [-1,1]`` (first output if a tuple)."""
+    """Run the generator: ``(B,1,S,S) in [-1,1] -> (B,2,S,S) in [-1,1]`` (a tuple's first)."""
     out = model(L)
     if isinstance(out, (tuple, list)):
         out = out[0]
@@ -272,13 +268,6 @@ def colorize(
     return colorize_many(model, [image], size=size, device=device, dropout=dropout)[0]
 
 
-def colorize_checkpoint(
-    path: str | os.PathLike, image: ImageLike, size: int | None = None, **kwargs
-) -> np.ndarray:
-    """:func:`colorize` with a checkpoint path (``last.pt`` of a run)."""
-    return colorize(path, image, size=size, **kwargs)
-
-
 def gray_baseline(image: ImageLike) -> np.ndarray:
     """The image with its colour removed (ab = 0): what the generator sees, as RGB uint8."""
     L, ab = color.rgb_to_L_ab(rgb_to_tensor(to_rgb_uint8(image)))
@@ -289,18 +278,10 @@ def gray_baseline(image: ImageLike) -> np.ndarray:
 # Files
 # --------------------------------------------------------------------------------------------
 def save_png(rgb: np.ndarray, path: str | os.PathLike) -> Path:
-    """Write ``(H,W,3)`` uint8 ``rgb`` to ``path`` as PNG atomically (temporary file, then rename)."""
+    """Write ``(H,W,3)`` uint8 ``rgb`` to ``path`` as PNG atomically (:mod:`colorlab.io`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(np.asarray(rgb, dtype=np.uint8), mode="RGB").save(fh, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as fh:
+        Image.fromarray(np.asarray(rgb, dtype=np.uint8), mode="RGB").save(fh, format="PNG")
     return path
 
 
@@ -312,7 +293,7 @@ def colorize_file(
     device: torch.device | str | None = None,
     dropout: bool = False,
 ) -> Path:
-    """Colorize one image file and write the result as PNG (default ``<stem>_color.png`` beside it)."""
+    """Colorize one image file and write the result as PNG (default: ``<stem>_color.png``)."""
     in_path = Path(in_path)
     if out_path is None:
         out_path = in_path.with_name(f"{in_path.stem}_color.png")
@@ -336,8 +317,6 @@ def colorize_folder(
     ``FileNotFoundError`` if ``in_dir`` does not exist and ``ValueError`` if it holds no image.
     Returns the paths written.
     """
-    from colorlab.data import BadImageError, find_images, load_image
-
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     if not in_dir.is_dir():
         raise FileNotFoundError(f"input folder not found: {in_dir}")
@@ -347,12 +326,7 @@ def colorize_folder(
     lm = load_model(model, size=size, device=device)
     written: list[Path] = []
     for start in range(0, len(paths), batch_size):
-        batch: list[tuple[Path, np.ndarray]] = []
-        for p in paths[start : start + batch_size]:
-            try:
-                batch.append((Path(p), load_image(p)))
-            except (BadImageError, OSError, ValueError) as err:
-                warnings.warn(f"skipping {p}: {err}", stacklevel=2)
+        batch = list(read_images(paths[start : start + batch_size]))
         if not batch:
             continue
         outs = colorize_many(lm.module, [im for _, im in batch], size=lm.size, device=lm.device,

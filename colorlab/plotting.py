@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import io
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from matplotlib.colors import Colormap, ListedColormap
 from matplotlib.figure import Figure
 
 from colorlab.color import L_MAX, lab_to_rgb, rgb_to_lab
+from colorlab.io import atomic_open
 
 __all__ = [
     "HISTORY_KEYS",
@@ -53,7 +53,8 @@ __all__ = [
 
 #: Keys a training history may hold (``colorlab.train`` records them per step).
 HISTORY_KEYS: tuple[str, ...] = (
-    "step", "epoch", "d_real", "d_fake", "d_loss", "g_adv", "g_rec", "g_class", "gp", "lr_g", "lr_d",
+    "step", "epoch", "d_real", "d_fake", "d_loss", "g_adv", "g_rec", "g_class", "gp", "lr_g",
+    "lr_d",
 )
 
 #: Legend / axis labels of the history keys.
@@ -99,20 +100,13 @@ class _Figure(Figure):
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = DPI) -> Path:
     """Save ``fig`` to ``path`` (format from the suffix, PNG if none) atomically; returns the path.
 
-    The parent folder is created. The figure is written to a temporary file in the same folder
-    and renamed over ``path``, so a crash never leaves a truncated image behind.
+    The parent folder is created. The figure is written with :func:`colorlab.io.atomic_open`, so
+    a crash never leaves a truncated image behind.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = path.suffix.lstrip(".").lower() or "png"
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "xb") as fh:  # normal permissions (umask), unlike mkstemp's 0600
-            fig.savefig(fh, format=fmt, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format=fmt, dpi=dpi, bbox_inches="tight")
     return path
 
 
@@ -150,11 +144,13 @@ def _series(history: Mapping[str, Any], key: str, where: str) -> np.ndarray:
     """history[key] as a float array (None -> NaN), with a clear error for non-numbers."""
     values = history[key]
     if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
-        raise ValueError(f"{where}: history[{key!r}] must be a list of numbers, got {type(values).__name__}")
+        raise ValueError(f"{where}: history[{key!r}] must be a list of numbers, "
+                         f"got {type(values).__name__}")
     try:
         return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{where}: history[{key!r}] holds a value that is not a number ({err})") from None
+        raise ValueError(f"{where}: history[{key!r}] holds a value that is not a number "
+                         f"({err})") from None
 
 
 def _check_history(history: Any, where: str) -> None:
@@ -191,7 +187,8 @@ def _plot_series(
 
 
 def _check_smooth(smooth: int | None, where: str) -> None:
-    if smooth is not None and (isinstance(smooth, bool) or not isinstance(smooth, int) or smooth < 1):
+    if smooth is not None and (isinstance(smooth, bool) or not isinstance(smooth, int)
+                               or smooth < 1):
         raise ValueError(
             f"{where}: smooth must be None (automatic) or a window of >= 1 steps, got {smooth!r}"
         )
@@ -245,7 +242,8 @@ def plot_history(
     if not present:
         wanted = sorted({k for _, left, right in panels for k in left + right})
         raise ValueError(
-            f"{where}: the history has no values for any of the keys {wanted}; it has {sorted(history)}"
+            f"{where}: the history has no values for any of the keys {wanted}; "
+            f"it has {sorted(history)}"
         )
 
     fig = _Figure(figsize=(_PANEL_SIZE[0] * len(present), _PANEL_SIZE[1]), layout="constrained")
@@ -293,7 +291,8 @@ def compare_histories(
     """
     where = "compare_histories"
     if not isinstance(histories, Mapping) or not histories:
-        raise ValueError(f"{where}: expected a non-empty dict {{run name: history}}, got {histories!r:.80}")
+        raise ValueError(f"{where}: expected a non-empty dict {{run name: history}}, "
+                         f"got {histories!r:.80}")
     for name, history in histories.items():
         _check_history(history, f"{where} (run {name!r})")
     _check_smooth(smooth, where)
@@ -329,17 +328,22 @@ def _image_hwc(img: Any, name: str) -> np.ndarray:
         elif t.dim() == 2:
             arr = t.numpy()
         else:
-            hint = " (channels-last: permute to (3,H,W))" if t.dim() == 3 and t.shape[-1] in (1, 3) else ""
+            channels_last = t.dim() == 3 and t.shape[-1] in (1, 3)
+            hint = " (channels-last: permute to (3,H,W))" if channels_last else ""
             raise ValueError(
-                f"{name}: a tensor image must be (3,H,W), (1,H,W) or (H,W); got {tuple(t.shape)}{hint}"
+                f"{name}: a tensor image must be (3,H,W), (1,H,W) or (H,W); "
+                f"got {tuple(t.shape)}{hint}"
             )
     elif isinstance(img, np.ndarray):
         arr = img
         if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] in (1, 3))):
-            hint = " (channels-first: transpose to HxWx3)" if arr.ndim == 3 and arr.shape[0] in (1, 3) else ""
-            raise ValueError(f"{name}: an array image must be HxWx3, HxWx1 or HxW; got {arr.shape}{hint}")
+            channels_first = arr.ndim == 3 and arr.shape[0] in (1, 3)
+            hint = " (channels-first: transpose to HxWx3)" if channels_first else ""
+            raise ValueError(f"{name}: an array image must be HxWx3, HxWx1 or HxW; "
+                             f"got {arr.shape}{hint}")
     else:
-        raise TypeError(f"{name}: expected a torch.Tensor or numpy array image, got {type(img).__name__}")
+        raise TypeError(f"{name}: expected a torch.Tensor or numpy array image, "
+                        f"got {type(img).__name__}")
     if arr.dtype == np.uint8:
         arr = arr.astype(np.float32) / 255.0
     elif arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
@@ -351,7 +355,8 @@ def _image_hwc(img: Any, name: str) -> np.ndarray:
     finite = arr[np.isfinite(arr)]
     if finite.size and (finite.min() < -0.01 or finite.max() > 1.01):
         raise ValueError(
-            f"{name}: expected RGB values in [0, 1], got range [{finite.min():.3g}, {finite.max():.3g}] "
+            f"{name}: expected RGB values in [0, 1], "
+            f"got range [{finite.min():.3g}, {finite.max():.3g}] "
             "(network outputs in [-1, 1] must be converted, e.g. with colorlab.color.L_ab_to_rgb)"
         )
     return np.clip(arr, 0.0, 1.0)
@@ -364,7 +369,8 @@ def _image_batch(images: Any, name: str) -> list[np.ndarray]:
             return [_image_hwc(im, f"{name}[{i}]") for i, im in enumerate(images)]
         if images.dim() == 3 and images.shape[0] in (1, 3):
             return [_image_hwc(images, name)]
-        raise ValueError(f"{name}: expected a (B,3,H,W) or (B,1,H,W) tensor, got shape {tuple(images.shape)}")
+        raise ValueError(f"{name}: expected a (B,3,H,W) or (B,1,H,W) tensor, "
+                         f"got shape {tuple(images.shape)}")
     if isinstance(images, np.ndarray):
         if images.ndim == 4:
             return [_image_hwc(im, f"{name}[{i}]") for i, im in enumerate(images)]
@@ -373,7 +379,8 @@ def _image_batch(images: Any, name: str) -> list[np.ndarray]:
         if not images:
             raise ValueError(f"{name}: no images given")
         return [_image_hwc(im, f"{name}[{i}]") for i, im in enumerate(images)]
-    raise TypeError(f"{name}: expected a tensor, an array or a list of images, got {type(images).__name__}")
+    raise TypeError(f"{name}: expected a tensor, an array or a list of images, "
+                    f"got {type(images).__name__}")
 
 
 def _show(ax: Axes, img: np.ndarray) -> None:
@@ -412,7 +419,8 @@ def results_grid(
     if len(set(counts.values())) != 1:
         raise ValueError(f"{where}: the columns hold different numbers of images: {counts}")
     if len(titles) < len(columns):
-        raise ValueError(f"{where}: {len(columns)} columns need {len(columns)} titles, got {list(titles)}")
+        raise ValueError(f"{where}: {len(columns)} columns need {len(columns)} titles, "
+                         f"got {list(titles)}")
     if max_rows < 1:
         raise ValueError(f"{where}: max_rows must be >= 1, got {max_rows}")
     rows = min(len(batches[0]), max_rows)
@@ -437,7 +445,8 @@ def _axis_colormap(channel: int, limit: float, lightness: float = 70.0, n: int =
     return ListedColormap(rgb, name="lab_" + "ab"[channel - 1])
 
 
-def show_lab_channels(rgb: Any, path: str | os.PathLike[str] | None = None, colorbar: bool = True) -> Figure:
+def show_lab_channels(rgb: Any, path: str | os.PathLike[str] | None = None,
+                      colorbar: bool = True) -> Figure:
     """An RGB image beside its L, a and b channels (seed 000's figure).
 
     Args:
@@ -455,14 +464,16 @@ def show_lab_channels(rgb: Any, path: str | os.PathLike[str] | None = None, colo
     where = "show_lab_channels"
     if isinstance(rgb, torch.Tensor) and rgb.dim() == 4:
         if rgb.shape[0] != 1:
-            raise ValueError(f"{where}: expected one image, got a batch of {rgb.shape[0]}; pass rgb[i]")
+            raise ValueError(f"{where}: expected one image, got a batch of {rgb.shape[0]}; "
+                             "pass rgb[i]")
         rgb = rgb[0]
     if isinstance(rgb, np.ndarray) and rgb.ndim == 4:
         raise ValueError(f"{where}: expected one HxWx3 image, got an array of shape {rgb.shape}")
     img = _image_hwc(rgb, where)
     if img.ndim != 3:
         raise ValueError(f"{where}: expected a colour image with 3 channels, got a grayscale one")
-    lab = rgb_to_lab(torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).double()).numpy()
+    chw = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+    lab = rgb_to_lab(chw.double()).numpy()
     limit = max(float(np.abs(lab[1:]).max()), 1.0)
 
     fig = _Figure(figsize=(10.0, 3.0), layout="constrained")
