@@ -330,8 +330,8 @@ def test_d_step_mistakes():
 
 
 def _g_step(*, adv_sign=1.0, l1=True, fixed_lambda=None, detach_adv=False, saturating=False):
-    def g_step(D, opt_g, L, real_ab, fake_ab, lambda_l1=100.0):
-        lam = lambda_l1 if fixed_lambda is None else fixed_lambda
+    def g_step(D, opt_g, L, real_ab, fake_ab, lambda_rec=100.0):
+        lam = lambda_rec if fixed_lambda is None else fixed_lambda
         pred = D(torch.cat([L, fake_ab.detach() if detach_adv else fake_ab], 1))
         adv = F.logsigmoid(-pred).mean() if saturating else adv_sign * bce(pred, 1)
         loss = adv + (lam * (fake_ab - real_ab).abs().mean() if l1 else 0)

@@ -294,29 +294,29 @@ def _g_update(G0: nn.Module, D: nn.Module, L: Tensor, real_ab: Tensor, lr: float
 _NO_ADV = ("the adversarial term sends no gradient into G: add BCE(D(torch.cat([L, fake_ab], "
            "1)), 1), with fake_ab not detached")
 
-_G_STEP_HINT = ("pred = D(torch.cat([L, fake_ab], 1)); loss = BCE(pred, 1) + lambda_l1 * "
+_G_STEP_HINT = ("pred = D(torch.cat([L, fake_ab], 1)); loss = BCE(pred, 1) + lambda_rec * "
                 "(fake_ab - real_ab).abs().mean(); opt_g.zero_grad(); loss.backward(); "
                 "opt_g.step(); return loss.item()")
 
 
 @_isolated
 def check_g_step(g_step: Callable[..., float]) -> None:
-    """Check ``g_step(D, opt_g, L, real_ab, fake_ab, lambda_l1=100.0) -> float``.
+    """Check ``g_step(D, opt_g, L, real_ab, fake_ab, lambda_rec=100.0) -> float``.
 
-    The G update of pix2pix: non-saturating BCE on ``D(L, fake_ab)`` plus ``lambda_l1`` times
+    The G update of pix2pix: non-saturating BCE on ``D(L, fake_ab)`` plus ``lambda_rec`` times
     the L1 distance to the real ab, compared with :func:`colorlab.train.g_step`; D must not change.
     """
     cases = [(1, 2, 8, 100.0), (2, 3, 12, 10.0)]
     lr = 0.01
     chk = _Check("g_step", _G_STEP_HINT, len(cases))
     for i, (seed, b, s, lam) in enumerate(cases, 1):
-        chk.start(i, f"batch {b}, {s}x{s} px, lambda_l1={lam:g}, SGD lr={lr}")
+        chk.start(i, f"batch {b}, {s}x{s} px, lambda_rec={lam:g}, SGD lr={lr}")
         seed = 300 + 10 * seed
         G0, D0, L, real_ab = _step_setup(seed, b, s)
         Gs, Ds = copy.deepcopy(G0), copy.deepcopy(D0)
         opt = torch.optim.SGD(Gs.parameters(), lr=lr)
         _junk_grads(Gs, seed + 5)
-        ret = chk.call(g_step, Ds, opt, L, real_ab, Gs(L), lambda_l1=lam)
+        ret = chk.call(g_step, Ds, opt, L, real_ab, Gs(L), lambda_rec=lam)
         Gr, Dr = copy.deepcopy(G0), copy.deepcopy(D0)
         opt_r = torch.optim.SGD(Gr.parameters(), lr=lr)
         _junk_grads(Gr, seed + 5)
@@ -336,13 +336,13 @@ def check_g_step(g_step: Callable[..., float]) -> None:
                  "non-saturating BCE(D(G(x)), 1)", dict(adv="sat")),
                 ("the adversarial target is wrong: G wants D to answer 'real' (1) on its fakes",
                  dict(adv="fake")),
-                ("the L1 term is missing: add lambda_l1 * mean |fake_ab - real_ab|",
+                ("the L1 term is missing: add lambda_rec * mean |fake_ab - real_ab|",
                  dict(rec="none")),
                 (_NO_ADV, dict(adv="none")),
-                ("the L1 term is not weighted: multiply it by lambda_l1", dict(rec_weight=1.0)),
-                ("you weighted the adversarial term instead of the L1 term: lambda_l1 multiplies "
+                ("the L1 term is not weighted: multiply it by lambda_rec", dict(rec_weight=1.0)),
+                ("you weighted the adversarial term instead of the L1 term: lambda_rec multiplies "
                  "the L1 distance", dict(rec_weight=1.0, adv_weight=lam)),
-                (f"lambda_l1 is hard-coded: use the argument (here {lam:g})",
+                (f"lambda_rec is hard-coded: use the argument (here {lam:g})",
                  dict(rec_weight=100.0 if lam != 100.0 else 10.0)),
                 ("this is an L2 (squared) distance: pix2pix uses L1, mean |fake_ab - real_ab|",
                  dict(rec="l2")),
@@ -358,11 +358,11 @@ def check_g_step(g_step: Callable[..., float]) -> None:
                          "right, but no gradient reaches G through D): in the G step do not "
                          "detach fake_ab")
             chk.fail(known or "G's weights after the step differ from the reference",
-                     expected="the parameters of one SGD step on BCE(D(fake), 1) + lambda_l1 * L1",
+                     expected="the parameters of one SGD step on BCE(D(fake), 1) + lambda_rec * L1",
                      got=f"parameters off by up to {_fmt(_max_param_diff(got_params, ref_params))}")
         value = _scalar(chk, ret, "the returned loss")
         if not math.isclose(value, float(out["g_loss"]), rel_tol=1e-4, abs_tol=1e-6):
             chk.fail("the returned loss is wrong: return the total G loss (adversarial + "
-                     "lambda_l1 * L1) as a float", expected=_fmt(float(out["g_loss"])),
+                     "lambda_rec * L1) as a float", expected=_fmt(float(out["g_loss"])),
                      got=_fmt(value))
     chk.passed()
