@@ -19,8 +19,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorlab import checks
-from colorlab.color import L_ab_to_rgb, WHITE_D65, rgb_to_L_ab
+from colorlab.color import WHITE_D65, L_ab_to_rgb, rgb_to_L_ab
 from colorlab.exercises import solution_namespace
+from colorlab.losses import gradient_penalty
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 NOTEBOOK_OF = {
@@ -48,7 +49,8 @@ def solution(name: str):
 
 
 def fails(check, student, *patterns: str) -> str:
-    """Run ``check(student)``; assert it raises AssertionError whose message matches every pattern."""
+    """Run ``check(student)``; assert it raises AssertionError whose message matches every
+    pattern."""
     with pytest.raises(AssertionError) as info:
         check(student)
     message = str(info.value)
@@ -157,8 +159,10 @@ def test_rgb_to_lab_mistakes():
           "skipped the sRGB gamma linearisation")
     fails(checks.check_rgb_to_lab, lambda rgb: _lab_variant(rgb, white=False),
           "did not divide XYZ by the D65 white point")
-    fails(checks.check_rgb_to_lab, lambda rgb: _lab_variant(rgb, swap_ab=True), "a and b are swapped")
-    fails(checks.check_rgb_to_lab, lambda rgb: _lab_variant(rgb, channels_last=True), "channels-last")
+    fails(checks.check_rgb_to_lab, lambda rgb: _lab_variant(rgb, swap_ab=True),
+          "a and b are swapped")
+    fails(checks.check_rgb_to_lab, lambda rgb: _lab_variant(rgb, channels_last=True),
+          "channels-last")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,7 +190,8 @@ def test_down_block_mistakes():
     fails(checks.check_down_block, _down(act=nn.ReLU()), "activation is ReLU")
     fails(checks.check_down_block, _down(act=nn.LeakyReLU()), "slope is 0.01")
     fails(checks.check_down_block, _down(kernel=3), "3x3")
-    fails(checks.check_down_block, _down(norm=False), "BatchNorm2d\\(c_out\\) after the convolution")
+    fails(checks.check_down_block, _down(norm=False),
+          "BatchNorm2d\\(c_out\\) after the convolution")
 
 
 def _up(combine):
@@ -438,8 +443,6 @@ def test_gradient_penalty_mistakes():
 
 
 def test_gradient_penalty_reference_matches_the_library():
-    from colorlab.losses import gradient_penalty
-
     critic = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(4, 1, 3))
     real, fake = torch.randn(3, 3, 8, 8), torch.randn(3, 3, 8, 8)
     eps = torch.rand((3, 1, 1, 1), generator=torch.Generator().manual_seed(7))
