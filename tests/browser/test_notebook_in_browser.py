@@ -35,11 +35,14 @@ from typing import Any
 
 import pytest
 
+from colorlab.data import sample_images
+from colorlab.inference import save_png
 from colorlab.widgets import patch_geometry
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "11_colorize_your_own.ipynb"
 SCREENSHOT_COPY = REPO / "runs" / "browser" / "screenshot.png"
+WIDGET_PICTURES = ("lab-explorer", "training-monitor", "colorize")  # .colorlab-NAME, NAME.png
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -310,18 +313,13 @@ def _text(driver, selector: str) -> str:
         selector) or ""
 
 
-def test_final_notebook_runs_in_chromium_and_the_slider_redraws(lab, browser, tmp_path):
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-
-    t0 = time.monotonic()
+def _open_and_run_all(browser, lab: LabServer) -> tuple[dict, float]:
+    """Open the notebook, clear its stored outputs and run every cell from scratch, as a student
+    would (Run > Run All Cells); returns the final run state and the seconds the run took."""
     browser.get(f"{lab.url}/lab/tree/{NOTEBOOK.name}?token={lab.token}")
     path = wait_for("JupyterLab to open the notebook with an idle kernel",
                     lambda: browser.execute_script(NOTEBOOK_READY_JS), NOTEBOOK_OPEN_TIMEOUT)
     assert path == NOTEBOOK.name
-
-    # run every cell from scratch, as a student would (Run > Run All Cells)
     browser.execute_script(
         "return window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs');")
     wait_for("the stored outputs to be cleared",
@@ -337,10 +335,13 @@ def test_final_notebook_runs_in_chromium_and_the_slider_redraws(lab, browser, tm
         return state if complete else None
 
     state = wait_for("all cells to run", finished, RUN_ALL_TIMEOUT, interval=1.0)
-    run_seconds = time.monotonic() - t_run
-    assert state["total"] >= 10
+    return state, time.monotonic() - t_run
 
-    # the widgets rendered, with what the kernel computed
+
+def _check_the_widgets_rendered(browser) -> None:
+    """The widgets rendered, with what the kernel computed."""
+    from selenium.webdriver.common.by import By
+
     three = patch_geometry(3).describe()
     wait_for("the receptive-field text", lambda: _text(browser, ".colorlab-rf-info") == three,
              WIDGET_TIMEOUT)
@@ -350,13 +351,17 @@ def test_final_notebook_runs_in_chromium_and_the_slider_redraws(lab, browser, tm
     assert len(monitor_images) == 2 and all(
         (img.get_attribute("src") or "").startswith("blob:") for img in monitor_images)
 
-    # a real upload through the rendered FileUpload: a good photo, then a file that is not one
-    from colorlab.data import sample_images
-    from colorlab.inference import save_png
 
-    # The upload button opens the file dialog of a detached <input type=file>; a headless
-    # browser has no dialog, so the page is told to attach that input to the document when the
-    # button asks for the dialog, and selenium then picks the file on it (what the dialog does).
+def _upload_through_the_button(browser, tmp_path: Path) -> None:
+    """A real upload through the rendered FileUpload: a good photo, a file that is not one, the
+    photo again.
+
+    The upload button opens the file dialog of a detached <input type=file>; a headless browser
+    has no dialog, so the page is told to attach that input to the document when the button asks
+    for the dialog, and selenium then picks the file on it (what the dialog does).
+    """
+    from selenium.webdriver.common.by import By
+
     browser.execute_script(FILE_DIALOG_JS)
     button = browser.find_element(By.CSS_SELECTOR, ".colorlab-colorize .widget-upload")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
@@ -379,10 +384,13 @@ def test_final_notebook_runs_in_chromium_and_the_slider_redraws(lab, browser, tm
     wait_for("the photo again", lambda: "my photo.png: 60x48" in _text(
         browser, ".colorlab-upload-status"), WIDGET_TIMEOUT)
 
-    for name in ("lab-explorer", "training-monitor", "colorize"):   # one picture per widget
-        element = browser.find_element(By.CSS_SELECTOR, f".colorlab-{name}")
-        browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", element)
-        element.screenshot(str(tmp_path / f"{name}.png"))
+
+def _move_the_slider(browser) -> None:
+    """Keyboard, then mouse, on the rendered receptive-field slider: the kernel redraws each
+    time."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 
     # keyboard: focus the rendered slider's handle, press the right arrow
     handle = browser.find_element(By.CSS_SELECTOR, ".colorlab-rf-slider .noUi-handle")
@@ -406,6 +414,21 @@ def test_final_notebook_runs_in_chromium_and_the_slider_redraws(lab, browser, tm
     wait_for("the kernel to redraw for n_layers=5",
              lambda: _text(browser, ".colorlab-rf-info") == five, WIDGET_TIMEOUT)
 
+
+def _screenshot(browser, selector: str, path: Path) -> None:
+    """A picture of the element ``selector``, scrolled to the top of the window."""
+    from selenium.webdriver.common.by import By
+
+    element = browser.find_element(By.CSS_SELECTOR, selector)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", element)
+    element.screenshot(str(path))
+
+
+def _save_screenshots(browser, tmp_path: Path) -> Path:
+    """The notebook's screenshot (at the receptive-field explorer) in ``tmp_path``, copied with
+    the widget pictures to ``runs/browser`` when the checkout is writable; returns its path."""
+    from selenium.webdriver.common.by import By
+
     explorer = browser.find_element(By.CSS_SELECTOR, ".colorlab-rf-explorer")
     browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", explorer)
     time.sleep(0.5)  # let the new image paint
@@ -415,9 +438,22 @@ def test_final_notebook_runs_in_chromium_and_the_slider_redraws(lab, browser, tm
     try:
         SCREENSHOT_COPY.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, SCREENSHOT_COPY)
-        for name in ("lab-explorer", "training-monitor", "colorize"):
+        for name in WIDGET_PICTURES:
             shutil.copyfile(tmp_path / f"{name}.png", SCREENSHOT_COPY.parent / f"{name}.png")
     except OSError:
         pass  # a read-only checkout still has the copy under the pytest tmp dir
+    return shot
+
+
+def test_final_notebook_runs_in_chromium_and_the_slider_redraws(lab, browser, tmp_path):
+    t0 = time.monotonic()
+    state, run_seconds = _open_and_run_all(browser, lab)
+    assert state["total"] >= 10
+    _check_the_widgets_rendered(browser)
+    _upload_through_the_button(browser, tmp_path)
+    for name in WIDGET_PICTURES:   # one picture per widget
+        _screenshot(browser, f".colorlab-{name}", tmp_path / f"{name}.png")
+    _move_the_slider(browser)
+    shot = _save_screenshots(browser, tmp_path)
     print(f"\nbrowser test: {state['total']} code cells ran in {run_seconds:.0f} s, "
           f"{time.monotonic() - t0:.0f} s in the browser; screenshot {shot}")
