@@ -18,8 +18,8 @@ loading never runs pickled code:
 ``complete``         whether the run finished
 ===================  ==================================================================
 
-:func:`save_checkpoint` writes a temporary file in the same folder, flushes and fsyncs it, then
-``os.replace`` s it over the target: a crash mid-write leaves the previous checkpoint intact.
+:func:`save_checkpoint` writes through :func:`colorlab.io.atomic_open`: a crash mid-write leaves
+the previous checkpoint intact.
 :func:`load_checkpoint` turns every way a file can be bad (missing, truncated, not a checkpoint,
 another architecture) into a :class:`CheckpointError` naming the file.
 """
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,8 @@ import torch
 from torch import nn
 
 from colorlab.config import ConfigError, TrainConfig
+from colorlab.io import atomic_open
+from colorlab.models import build_generator
 
 __all__ = [
     "FORMAT",
@@ -44,6 +45,7 @@ __all__ = [
     "CheckpointError",
     "ArchitectureMismatchError",
     "save_checkpoint",
+    "training_state",
     "load_checkpoint",
     "load_generator",
     "config_of",
@@ -170,38 +172,43 @@ def load_state(module: nn.Module, state: dict[str, Any], path: str | os.PathLike
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
-    """Write ``state`` to ``path`` atomically: temp file in the same folder, fsync, ``os.replace``.
+    """Write ``state`` to ``path`` atomically (:func:`colorlab.io.atomic_open`).
 
     ``state`` is a checkpoint dict (see the module docstring); ``format``/``version`` are added.
     Everything must be ``weights_only``-loadable: a value that is not (e.g. a numpy array or a
     dataclass) raises ``TypeError`` before anything is replaced. Returns the path.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "version": VERSION, **state}
     _check_plain(payload, "state")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
-    return path
+    with atomic_open(path, "wb") as fh:
+        torch.save(payload, fh)
+    return Path(path)
+
+
+def _state_dict(obj: Any) -> dict[str, Any] | None:
+    return obj.state_dict() if obj is not None else None
+
+
+def training_state(cfg: TrainConfig, G: nn.Module, *, step: int, steps_per_epoch: int,
+                   total_steps: int, complete: bool, history: dict[str, list],
+                   D: nn.Module | None = None, optimizers: tuple[Any, Any] = (None, None),
+                   schedulers: tuple[Any, Any] = (None, None),
+                   scalers: tuple[Any, Any] = (None, None), **extra: Any) -> dict[str, Any]:
+    """The checkpoint dict of a run (see the module docstring), ready for :func:`save_checkpoint`.
+
+    ``optimizers``, ``schedulers`` and ``scalers`` are ``(for G, for D)`` pairs (``None`` where
+    a run has none); ``G`` and ``D`` are saved unwrapped.
+    """
+    return {
+        "config": cfg.to_dict(), "step": step, "epoch": step // max(1, steps_per_epoch),
+        "steps_per_epoch": steps_per_epoch, "total_steps": total_steps, "complete": complete,
+        "generator": unwrap(G).state_dict(),
+        "discriminator": unwrap(D).state_dict() if D is not None else None,
+        "opt_g": _state_dict(optimizers[0]), "opt_d": _state_dict(optimizers[1]),
+        "sched_g": _state_dict(schedulers[0]), "sched_d": _state_dict(schedulers[1]),
+        "scaler_g": _state_dict(scalers[0]), "scaler_d": _state_dict(scalers[1]),
+        "history": history, "rng": capture_rng(), **extra,
+    }
 
 
 _PLAIN = (torch.Tensor, str, int, float, bool, type(None), torch.Size)
@@ -254,7 +261,7 @@ def load_checkpoint(
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(
             f"{path}: not a colorlab checkpoint (no 'format': {FORMAT!r} entry); colorlab "
-            f"writes checkpoints with colorlab.train.train or colorlab.pretrain"
+            f"writes checkpoints with colorlab.train.train"
         )
     if state.get("version", 0) > VERSION:
         raise CheckpointError(
@@ -288,8 +295,6 @@ def load_generator(
     ``G.image_size`` is set to the training size, the working size :mod:`colorlab.inference`
     uses for a bare module.
     """
-    from colorlab.train import build_generator  # train imports this module
-
     state = load_checkpoint(path)
     cfg = config_of(state, path)
     G = build_generator(cfg, pretrained=False)

@@ -17,15 +17,25 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
-import tempfile
 import textwrap
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
+
+import torch
+
+from colorlab import evaluate, exercises
+from colorlab.checkpoint import load_generator
+from colorlab.config import PRESETS, apply_overrides, get_preset
+from colorlab.data import build_sample_folder, make_datasets
+from colorlab.evaluate import format_table
+from colorlab.inference import colorize_file, colorize_folder, colorize_many, gray_baseline, load_model
+from colorlab.io import find_images, read_images, write_json
+from colorlab.plotting import plot_history, results_grid
+from colorlab.runtime import default_device, env_int
+from colorlab.train import train
 
 PROG = "colorlab"
 DEFAULT_PRESET = "quick"
@@ -59,26 +69,6 @@ def _fmt(description: str, examples: str = "") -> dict:
 # --------------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------------
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_json(path: str | os.PathLike, data: dict) -> Path:
-    """Write ``data`` as indented JSON atomically."""
-    path = Path(path)
-    _atomic_write_text(path, json.dumps(data, indent=2) + "\n")
-    return path
-
-
 def _require_file(path: str | os.PathLike, what: str = "checkpoint") -> Path:
     p = Path(path)
     if not p.is_file():
@@ -86,11 +76,7 @@ def _require_file(path: str | os.PathLike, what: str = "checkpoint") -> Path:
     return p
 
 
-def _device(name: str | None):
-    import torch
-
-    from colorlab.runtime import default_device
-
+def _device(name: str | None) -> torch.device:
     if name in (None, "auto"):
         return default_device()
     if name.startswith("cuda") and not torch.cuda.is_available():
@@ -103,21 +89,13 @@ def load_image_folder(root: str | os.PathLike) -> tuple[list[Path], list]:
 
     Returns ``(paths, images)``; raises ``CLIError`` if the folder is missing or has no image.
     """
-    from colorlab.data import BadImageError, find_images, load_image
-
     root = Path(root)
     if not root.is_dir():
         raise CLIError(f"image folder not found: {root}")
-    paths, images = [], []
-    for p in find_images(root):
-        try:
-            images.append(load_image(p))
-            paths.append(Path(p))
-        except (BadImageError, OSError, ValueError) as err:
-            warnings.warn(f"skipping {p}: {err}", stacklevel=2)
-    if not images:
+    pairs = list(read_images(find_images(root)))
+    if not pairs:
         raise CLIError(f"no usable images found in {root} (looked for jpg/png/webp/bmp/tiff files)")
-    return paths, images
+    return [p for p, _ in pairs], [img for _, img in pairs]
 
 
 def dataset_images(ds, limit: int | None = None) -> list:
@@ -139,20 +117,18 @@ def dataset_images(ds, limit: int | None = None) -> list:
 # --------------------------------------------------------------------------------------------
 # train
 # --------------------------------------------------------------------------------------------
-def run_training(cfg, out_dir: Path, resume: bool = False, quiet: bool = False) -> dict:
+def run_training(cfg, out_dir: Path, resume: bool = False, quiet: bool = False,
+                 progress: bool | None = None) -> dict:
     """Train ``cfg`` into ``out_dir`` and write the plots and ``metrics.json`` next to ``last.pt``.
 
     Returns the held-out metrics ``{"model": ..., "gray": ..., "mean_ab": ...}``.
     """
-    from colorlab.checkpoint import load_generator
-    from colorlab.evaluate import evaluate_models, format_table
-    from colorlab.plotting import plot_history, results_grid
-    from colorlab.train import make_datasets, train
-
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    history = train(cfg, out_dir=out_dir, resume=resume)
+    history = train(cfg, out_dir=out_dir, resume=resume, progress=progress)
     t_train = time.perf_counter() - t0
+    if env_int("RANK", 0) != 0:  # under torchrun, rank 0 evaluates and writes
+        return {}
     ckpt = out_dir / "last.pt"
     if not ckpt.is_file():
         raise CLIError(f"training finished but wrote no checkpoint at {ckpt}")
@@ -165,12 +141,9 @@ def run_training(cfg, out_dir: Path, resume: bool = False, quiet: bool = False) 
     test_images = dataset_images(test_ds, limit=MAX_EVAL_IMAGES)
     train_images = dataset_images(train_ds, limit=MEAN_AB_MAX_IMAGES)
     size = cfg_loaded.image_size  # the model works at its training size
-    results = evaluate_models({"model": G}, test_images, train_images=train_images, size=size,
+    results = evaluate.evaluate_models({"model": G}, test_images, train_images=train_images, size=size,
                               metrics=EVAL_METRICS, device=device)
     write_json(out_dir / "metrics.json", results)
-
-    from colorlab.inference import colorize_many, gray_baseline
-
     shown = test_images[:6]
     colorized = colorize_many(G, shown, size=size, device=device)
     results_grid([gray_baseline(im) for im in shown], colorized, shown,
@@ -183,12 +156,10 @@ def run_training(cfg, out_dir: Path, resume: bool = False, quiet: bool = False) 
     return results
 
 
-def _load_config(preset: str, overrides: Sequence[str]):
-    from colorlab.config import PRESETS, apply_overrides, get_preset
-
+def _load_config(preset: str, overrides: Sequence[str], profile: str | None = None):
     if preset not in PRESETS:
         raise CLIError(f"unknown preset {preset!r}; choose from: {', '.join(PRESETS)}")
-    cfg = get_preset(preset)
+    cfg = get_preset(preset, profile)
     if overrides:
         try:
             cfg = apply_overrides(cfg, list(overrides))
@@ -198,11 +169,12 @@ def _load_config(preset: str, overrides: Sequence[str]):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    cfg = _load_config(args.preset, args.set)
+    cfg = _load_config(args.preset, args.set, args.profile)
     out = Path(args.out) if args.out else Path("runs") / args.preset
     if args.resume and not (out / "last.pt").is_file():
         raise CLIError(f"--resume: no checkpoint to resume from at {out / 'last.pt'}")
-    run_training(cfg, out, resume=args.resume)
+    progress = {"auto": None, "on": True, "off": False}[args.progress]
+    run_training(cfg, out, resume=args.resume, progress=progress)
     return 0
 
 
@@ -210,8 +182,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 # colorize
 # --------------------------------------------------------------------------------------------
 def cmd_colorize(args: argparse.Namespace) -> int:
-    from colorlab.inference import colorize_file, colorize_folder, load_model
-
     ckpt = _require_file(args.checkpoint)
     src = Path(args.input)
     if not src.exists():
@@ -241,8 +211,6 @@ def _mean_ab_images(cfg, train_dir: str | None, fallback: list) -> tuple[list, s
         return load_image_folder(train_dir)[1], f"images of {train_dir}"
     if cfg is not None:
         try:
-            from colorlab.train import make_datasets
-
             train_ds = make_datasets(cfg)[0]
             return dataset_images(train_ds, limit=MEAN_AB_MAX_IMAGES), "the checkpoint's training set"
         except Exception as err:  # offline dataset, moved folder...: fall back, and say so
@@ -252,14 +220,11 @@ def _mean_ab_images(cfg, train_dir: str | None, fallback: list) -> tuple[list, s
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from colorlab.evaluate import evaluate_models, format_table
-    from colorlab.inference import load_model
-
     ckpt = _require_file(args.checkpoint)
     _paths, images = load_image_folder(args.image_dir)
     model = load_model(ckpt, size=args.size, device=_device(args.device))
     train_images, source = _mean_ab_images(model.config, args.train_dir, images)
-    results = evaluate_models({"model": model.module}, images, train_images=train_images,
+    results = evaluate.evaluate_models({"model": model.module}, images, train_images=train_images,
                               size=model.size, metrics=args.metrics, device=model.device,
                               batch_size=args.batch_size)
     print(f"{len(images)} images of {args.image_dir} colorized at {model.size}px; "
@@ -274,12 +239,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # reproduce
 # --------------------------------------------------------------------------------------------
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from colorlab import config as C
-
     if args.list or not args.experiment:
         print(_experiment_listing())
         return 0
-    if args.experiment not in C.PRESETS:
+    if args.experiment not in PRESETS:
         raise CLIError(f"unknown experiment {args.experiment!r}; run '{PROG} reproduce --list'")
     root = Path(args.out) if args.out else Path("runs")
     stages = _stage_chain(args.experiment)
@@ -300,8 +263,6 @@ def _stage_chain(name: str) -> list[str]:
     A preset whose ``init_from`` names another preset starts from that preset's run, which the
     trainer finds in the sibling folder ``OUT/<init_from>/last.pt``.
     """
-    from colorlab.config import PRESETS
-
     chain = [name]
     while True:
         parent = getattr(PRESETS[chain[0]], "init_from", None)
@@ -311,8 +272,6 @@ def _stage_chain(name: str) -> list[str]:
 
 
 def _experiment_listing(width: int = 100) -> str:
-    from colorlab.config import PRESETS
-
     lines = ["experiments (colorlab reproduce NAME); [after X] = trained from X's run:"]
     name_w = max(len(n) for n in PRESETS)
     indent = " " * (name_w + 4)
@@ -330,8 +289,6 @@ def _experiment_listing(width: int = 100) -> str:
 # data
 # --------------------------------------------------------------------------------------------
 def cmd_data_build_sample(args: argparse.Namespace) -> int:
-    from colorlab.data import build_sample_folder
-
     root = build_sample_folder(args.dir, n=args.n, size=args.size, seed=args.seed, part=args.part)
     print(f"wrote {args.n} sample images ({args.size}x{args.size} PNG) to {root}/")
     return 0
@@ -368,8 +325,6 @@ def _thread_count(args: argparse.Namespace) -> int | None:
         except ValueError:
             raise CLIError(f"${THREADS_ENV} must be an integer, got {os.environ[THREADS_ENV]!r}") from None
     if value is None:
-        import torch
-
         single = getattr(args, "command", None) in ("train", "reproduce") and not torch.cuda.is_available()
         return 1 if single else None
     if value < 0:
@@ -397,8 +352,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     threads = [_threads_parent()]
+    for add in (_add_train, _add_colorize, _add_evaluate, _add_reproduce, _add_data):
+        add(sub, threads)
+    exercises.add_subcommand(sub)
+    return p
 
-    # train
+
+def _add_train(sub: argparse._SubParsersAction, threads: list[argparse.ArgumentParser]) -> None:
     t = sub.add_parser("train", parents=threads, help="train a colorizer (default: the quick preset)", **_fmt(
         f"""
         Train a generator (and its discriminator) with a named preset, then evaluate it.
@@ -425,9 +385,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue from DIR/last.pt instead of starting afresh")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config field, e.g. --set max_steps=100 (repeatable)")
+    t.add_argument("--profile", choices=("quick", "full"), default=None,
+                   help="preset variant (default: $COLORLAB_PROFILE, else full on CUDA)")
+    t.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                   help="progress bar (default: auto = in a terminal or notebook)")
     t.set_defaults(func=cmd_train)
 
-    # colorize
+
+def _add_colorize(sub: argparse._SubParsersAction, threads: list[argparse.ArgumentParser]) -> None:
     c = sub.add_parser("colorize", parents=threads, help="colorize an image or a folder with a checkpoint", **_fmt(
         """
         Colorize a photo of any size (or every image of a folder) with a trained checkpoint.
@@ -454,7 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     c.set_defaults(func=cmd_colorize)
 
-    # evaluate
+
+def _add_evaluate(sub: argparse._SubParsersAction, threads: list[argparse.ArgumentParser]) -> None:
     e = sub.add_parser("evaluate", parents=threads, help="score a checkpoint against the gray and mean-ab baselines",
                        **_fmt(
         """
@@ -489,7 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     e.set_defaults(func=cmd_evaluate)
 
-    # reproduce
+
+def _add_reproduce(sub: argparse._SubParsersAction, threads: list[argparse.ArgumentParser]) -> None:
     r = sub.add_parser("reproduce", parents=threads, help="rerun an experiment of the source material", **_fmt(
         """
         Train a named experiment of the source material with its preset. Experiments that start
@@ -514,7 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="retrain earlier stages even if already done")
     r.set_defaults(func=cmd_reproduce)
 
-    # data
+
+def _add_data(sub: argparse._SubParsersAction, threads: list[argparse.ArgumentParser]) -> None:
     d = sub.add_parser("data", help="dataset utilities", **_fmt(
         "Dataset utilities.", "colorlab data build-sample samples/"))
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser)
@@ -544,11 +512,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cut crops only from this band of the photos (default: anywhere)")
     b.set_defaults(func=cmd_data_build_sample)
 
-    from colorlab import exercises  # lightweight: needs neither torch nor nbformat to register
-
-    exercises.add_subcommand(sub)
-    return p
-
 
 # --------------------------------------------------------------------------------------------
 # Entry point
@@ -568,8 +531,6 @@ def _torch_threads(n: int | None):
     if n is None:
         yield
         return
-    import torch
-
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:

@@ -1,48 +1,33 @@
-"""Losses of the colorization GANs: adversarial objectives, gradient penalty, reconstruction, class.
+"""Losses of the colorization GANs, and the :class:`Objective` that weighs them.
 
-What the source material uses, and where each number comes from:
+The pieces: :class:`GANLoss` (``vanilla`` BCE on logits, ``lsgan`` MSE, ``wgan`` the critic loss,
+``hinge``), :func:`gradient_penalty` and :func:`clip_weights` (the two ways to keep a WGAN critic
+Lipschitz), :class:`ReconstructionLoss` (L1 / L2) and :class:`ClassificationLoss` (cross-entropy
+on scene classes). None of them carries a weight: :class:`Objective` holds every weight
+(``lambda_rec``, ``lambda_adv``, ``lambda_class``, ``lambda_gp``) and the adversarial mode, and
+returns ``(total, parts)`` for D and for G::
 
-* **Adversarial loss** (:class:`GANLoss`): ``vanilla`` = binary cross-entropy on logits
-  (pix2pix, seeds 000/001/002 ``nn.BCEWithLogitsLoss``), ``lsgan`` = mean squared error against
-  the label maps (seed 002 ``nn.MSELoss``), ``wgan`` = the Wasserstein critic loss (seed 000's
-  WGAN run, seed 004's WGAN-GP), ``hinge`` = the hinge loss of SAGAN/BigGAN (for comparison).
-  The discriminator loss is halved as in pix2pix (seed 001), the generator loss is the
-  non-saturating one (seed 001), and one-sided label smoothing softens D's real target (seed 004).
-* **WGAN**: :func:`clip_weights` after every critic step (seed 000: RMSprop + clipping, WGAN
-  paper c = 0.01) or :func:`gradient_penalty` weighted by :data:`LAMBDA_GP` = 10 with
-  :data:`N_CRITIC` = 5 critic steps per generator step (seed 004, WGAN-GP paper).
-* **Reconstruction** (:class:`ReconstructionLoss`): L1 with lambda 100 (pix2pix, seeds 001/002/004),
-  50 for seed 002's low-lambda run, L2 with weight 1 for seed 004's WGAN-GP configuration.
-* **Classification** (:class:`ClassificationLoss`): cross-entropy on scene classes with weight
-  0.003 (seed 004, after ChromaGAN).
+    G minimises  lambda_adv L_adv(D(L, G(L))) + lambda_rec |G(L) - ab| + lambda_class CE
+    D minimises  0.5 (L_real + L_fake)  [+ lambda_gp GP]  (the critic loss is not halved)
 
-Seed 004's three generator objectives, written with these pieces::
-
-    GAN + L1:               L = L_cGAN + 100 L_L1
-    GAN + L1 + Class:       L = L_cGAN + 100 L_L1 + 0.003 L_CE
-    WGAN-GP + L2 + Class:   L = 0.1 L_WGAN-GP + L_L2 + 0.003 L_CE
-
-Every adversarial loss here takes *raw* discriminator outputs (logits / critic scores) of any
-shape: ``(B, 1)`` from a linear head or ``(B, 1, h, w)`` from a PatchGAN, averaged over all
-elements (so each PatchGAN patch counts as one real/fake decision).
+Every adversarial loss takes *raw* discriminator outputs (logits / critic scores) of any shape:
+``(B, 1)`` from a linear head or ``(B, 1, h, w)`` from a PatchGAN, averaged over all elements.
 """
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from typing import Callable, ClassVar
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
-    "LAMBDA_L1",
-    "LAMBDA_L1_LOW",
-    "LAMBDA_L2_WGAN_GP",
-    "LAMBDA_ADV_WGAN_GP",
     "LAMBDA_GP",
-    "N_CRITIC",
     "WGAN_CLIP",
     "LAMBDA_CLASS",
     "LABEL_SMOOTHING",
@@ -51,36 +36,26 @@ __all__ = [
     "LeastSquares",
     "Wasserstein",
     "Hinge",
-    "GAN_MODES",
+    "AdversarialMode",
+    "ADVERSARIAL_MODES",
+    "OBJECTIVES",
     "GANLoss",
     "clip_weights",
     "gradient_penalty",
     "ReconstructionLoss",
     "RECONSTRUCTION_KINDS",
     "ClassificationLoss",
+    "frozen",
+    "Objective",
 ]
 
-# ----------------------------------------------------------------------------------------------
-# Weights and schedule constants of the source material
-# ----------------------------------------------------------------------------------------------
-
-#: Weight of the L1 term in the generator loss (pix2pix paper; seeds 001, 002, 004: lambda = 100).
-LAMBDA_L1: float = 100.0
-#: Seed 002's ``VANILLA_LOW_LAMBDA_20`` run halves LAMBDA_L1 to give the adversarial term more say.
-LAMBDA_L1_LOW: float = 50.0
-#: Seed 004, configuration 3 (WGAN-GP + L2 + Class): the L2 term has weight 1 ...
-LAMBDA_L2_WGAN_GP: float = 1.0
-#: ... and the adversarial WGAN-GP term weight 0.1.
-LAMBDA_ADV_WGAN_GP: float = 0.1
 #: Weight of the gradient penalty in the critic loss (WGAN-GP paper, seed 004: lambda = 10).
 LAMBDA_GP: float = 10.0
-#: Critic steps per generator step for WGAN-GP (WGAN-GP paper, seed 004: "trained 5 times").
-N_CRITIC: int = 5
 #: Weight-clipping bound c of the original WGAN (Arjovsky et al. 2017; seed 000's WGAN run).
 WGAN_CLIP: float = 0.01
 #: Weight of the cross-entropy classification term (seed 004, after ChromaGAN).
 LAMBDA_CLASS: float = 0.003
-#: One-sided label smoothing of seed 004: D's real target 1 -> 0.9 (Salimans et al. 2016).
+#: One-sided label smoothing: D's real target 1 -> 0.9 (Salimans et al. 2016).
 LABEL_SMOOTHING: float = 0.1
 
 
@@ -185,15 +160,50 @@ class Hinge(GANObjective):
         return -pred.mean()
 
 
-#: Registry of adversarial objectives by mode name. Add an exercise's objective with
-#: ``GAN_MODES["mine"] = MyObjective`` (a :class:`GANObjective` subclass).
-GAN_MODES: dict[str, type[GANObjective]] = {
-    cls.name: cls for cls in (Vanilla, LeastSquares, Wasserstein, Hinge)
+@dataclass(frozen=True)
+class AdversarialMode:
+    """What a ``TrainConfig.gan_mode`` means for the trainer.
+
+    Attributes:
+        objective: the :class:`GANObjective` class, or ``None`` for no adversarial term
+            (reconstruction only: the U-Net baselines; no discriminator is built).
+        clip_weights: clamp the critic's weights to ``[-clip_value, clip_value]`` after every
+            critic step (original WGAN).
+        gradient_penalty: add ``lambda_gp * gradient_penalty(D, real, fake)`` to the critic loss
+            (WGAN-GP).
+        critic_norm: whether the discriminator may use BatchNorm; ``False`` for WGAN-GP, whose
+            per-sample gradient norm BatchNorm would mix up.
+    """
+
+    objective: type[GANObjective] | None
+    clip_weights: bool = False
+    gradient_penalty: bool = False
+    critic_norm: bool = True
+
+    @property
+    def loss(self) -> str | None:
+        """The :class:`GANLoss` mode of this objective (``None``: no adversarial term)."""
+        return self.objective.name if self.objective is not None else None
+
+
+#: The one registry of adversarial modes, by ``TrainConfig.gan_mode``.
+ADVERSARIAL_MODES: dict[str, AdversarialMode] = {
+    "none": AdversarialMode(None),
+    "vanilla": AdversarialMode(Vanilla),
+    "lsgan": AdversarialMode(LeastSquares),
+    "wgan": AdversarialMode(Wasserstein, clip_weights=True),
+    "wgan-gp": AdversarialMode(Wasserstein, gradient_penalty=True, critic_norm=False),
+    "hinge": AdversarialMode(Hinge),
+}
+
+#: The adversarial objectives :class:`GANLoss` accepts, by name (derived from the modes).
+OBJECTIVES: dict[str, type[GANObjective]] = {
+    m.objective.name: m.objective for m in ADVERSARIAL_MODES.values() if m.objective is not None
 }
 
 
 class GANLoss(nn.Module):
-    """Adversarial loss for the discriminator and the generator, one of :data:`GAN_MODES`.
+    """Adversarial loss for the discriminator and the generator, one of :data:`OBJECTIVES`.
 
     Args:
         mode: ``"vanilla"`` (BCE with logits), ``"lsgan"`` (MSE), ``"wgan"`` (Wasserstein critic;
@@ -213,11 +223,11 @@ class GANLoss(nn.Module):
 
     Example (pix2pix, one D step then one G step)::
 
-        gan, rec = GANLoss("vanilla"), ReconstructionLoss("l1", weight=LAMBDA_L1)
+        gan, rec = GANLoss("vanilla"), ReconstructionLoss("l1")
         ab_fake = G(L)
         real, fake = torch.cat([L, ab_real], 1), torch.cat([L, ab_fake], 1)  # (B,3,H,W)
-        loss_d, parts = gan.d_loss(D(real), D(fake.detach()))   # D step
-        loss_g = gan.g_loss(D(fake)) + rec(ab_fake, ab_real)     # G step
+        loss_d, parts = gan.d_loss(D(real), D(fake.detach()))         # D step
+        loss_g = gan.g_loss(D(fake)) + 100 * rec(ab_fake, ab_real)     # G step
     """
 
     def __init__(
@@ -228,19 +238,20 @@ class GANLoss(nn.Module):
         smoothing: float = 0.0,
     ) -> None:
         super().__init__()
-        if mode not in GAN_MODES:
+        if mode not in OBJECTIVES:
             raise ValueError(
-                f"unknown GAN loss mode {mode!r}; valid modes: {', '.join(sorted(GAN_MODES))}"
+                f"unknown GAN loss mode {mode!r}; valid modes: {', '.join(sorted(OBJECTIVES))}"
             )
         if real_label == fake_label:
             raise ValueError(f"real_label and fake_label must differ, both are {real_label}")
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
-        objective = GAN_MODES[mode]()
+        objective = OBJECTIVES[mode]()
         if smoothing and not objective.uses_labels:
             raise ValueError(
                 f"label smoothing has no meaning for mode {mode!r} (it has no real/fake labels); "
-                f"use it with one of: {', '.join(sorted(k for k, v in GAN_MODES.items() if v.uses_labels))}"
+                f"use it with one of: "
+                f"{', '.join(sorted(k for k, v in OBJECTIVES.items() if v.uses_labels))}"
             )
         self.mode = mode
         self.objective = objective
@@ -396,34 +407,28 @@ RECONSTRUCTION_KINDS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
 
 
 class ReconstructionLoss(nn.Module):
-    """Weighted pixel reconstruction loss between generated and real ab (or any maps).
+    """Pixel reconstruction distance between generated and real ab (or any maps), unweighted.
 
-    ``kind="l1"``: ``weight * mean|y - yhat|`` (pix2pix: L1 blurs less than L2; lambda
-    :data:`LAMBDA_L1` = 100, :data:`LAMBDA_L1_LOW` = 50 in seed 002's low-lambda run).
-    ``kind="l2"``: ``weight * mean (y - yhat)^2`` (seed 004's WGAN-GP configuration, weight 1).
-
-    ``forward(pred, target)``: two tensors of the same shape, e.g. ``(B, 2, H, W)`` in [-1, 1]
-    -> scalar. Shapes must match exactly (no silent broadcasting).
+    ``kind="l1"``: ``mean|y - yhat|`` (pix2pix: L1 blurs less than L2); ``kind="l2"``:
+    ``mean (y - yhat)^2``. ``forward(pred, target)``: two tensors of the same shape, e.g.
+    ``(B, 2, H, W)`` in [-1, 1] -> scalar. Shapes must match exactly (no silent broadcasting).
+    :class:`Objective` multiplies it by ``lambda_rec``.
     """
 
-    def __init__(self, kind: str = "l1", weight: float = LAMBDA_L1) -> None:
+    def __init__(self, kind: str = "l1") -> None:
         super().__init__()
         if kind not in RECONSTRUCTION_KINDS:
             raise ValueError(
                 f"unknown reconstruction kind {kind!r}; valid kinds: "
                 f"{', '.join(sorted(RECONSTRUCTION_KINDS))}"
             )
-        if weight < 0:
-            raise ValueError(f"weight must be >= 0, got {weight}")
         self.kind = kind
-        self.weight = float(weight)
         self._distance = RECONSTRUCTION_KINDS[kind]
 
     def extra_repr(self) -> str:
-        return f"kind={self.kind!r}, weight={self.weight}"
+        return f"kind={self.kind!r}"
 
-    def unweighted(self, pred: Tensor, target: Tensor) -> Tensor:
-        """The distance without the weight (for logging), same shapes as :meth:`forward`."""
+    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         if pred.shape != target.shape:
             raise ValueError(
                 f"ReconstructionLoss: pred and target shapes differ: "
@@ -431,56 +436,35 @@ class ReconstructionLoss(nn.Module):
             )
         return self._distance(pred, target)
 
-    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
-        return self.weight * self.unweighted(pred, target)
-
 
 class ClassificationLoss(nn.Module):
-    """Weighted auxiliary classification loss on the generator's class logits (seed 004).
+    """Auxiliary classification loss on the generator's class logits (seed 004), unweighted.
 
     ``forward(logits, target)`` with ``logits`` ``(B, C)`` and either
 
-    * integer class labels ``(B,)``: ``weight * cross_entropy(logits, labels)`` (seed 004's
-      ``L_cross-entropy`` on Places205 scene labels). Labels equal to ``ignore_index`` (default
-      -1, what ``LabDataset`` yields for unlabelled images) are skipped; a batch with no labelled
-      sample gives 0 (still connected to the graph).
+    * integer class labels ``(B,)``: ``cross_entropy(logits, labels)``. Labels equal to
+      ``ignore_index`` (default -1, what ``LabDataset`` yields for unlabelled images) are
+      skipped; a batch with no labelled sample gives 0 (still connected to the graph).
     * a target distribution ``(B, C)`` (soft labels, rows summing to 1, e.g. a pretrained
-      classifier's softmax as in ChromaGAN): ``weight * KL(target || softmax(logits))``
-      averaged over the batch. KL differs from the soft cross-entropy only by the target's
-      entropy, a constant, so both give the same gradients; KL is 0 at a perfect match.
+      classifier's softmax as in ChromaGAN): ``KL(target || softmax(logits))`` averaged over
+      the batch. KL differs from the soft cross-entropy only by the target's entropy, a
+      constant, so both give the same gradients; KL is 0 at a perfect match.
 
-    Default weight :data:`LAMBDA_CLASS` = 0.003 (seed 004).
+    :class:`Objective` multiplies it by ``lambda_class`` (0.003 in seed 004).
     """
 
-    def __init__(self, weight: float = LAMBDA_CLASS, ignore_index: int = -1) -> None:
+    def __init__(self, ignore_index: int = -1) -> None:
         super().__init__()
-        if weight < 0:
-            raise ValueError(f"weight must be >= 0, got {weight}")
-        self.weight = float(weight)
         self.ignore_index = int(ignore_index)
 
     def extra_repr(self) -> str:
-        return f"weight={self.weight}, ignore_index={self.ignore_index}"
+        return f"ignore_index={self.ignore_index}"
 
-    def unweighted(self, logits: Tensor, target: Tensor) -> Tensor:
-        """Cross-entropy (integer labels) or KL divergence (distributions), without the weight."""
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         if logits.dim() != 2:
             raise ValueError(f"ClassificationLoss: logits must be (B, C), got {tuple(logits.shape)}")
         if target.is_floating_point():
-            if target.shape != logits.shape:
-                raise ValueError(
-                    f"ClassificationLoss: a target distribution must have the logits' shape "
-                    f"{tuple(logits.shape)}, got {tuple(target.shape)}"
-                )
-            sums = target.sum(dim=1)
-            if (target < 0).any() or not torch.allclose(sums, torch.ones_like(sums), atol=1e-3):
-                raise ValueError(
-                    "ClassificationLoss: a floating-point target must hold probability rows "
-                    "(non-negative, summing to 1); pass integer labels for hard classes"
-                )
-            log_q = F.log_softmax(logits.float(), dim=1)
-            t = target.float()
-            return (torch.xlogy(t, t) - t * log_q).sum(dim=1).mean()
+            return self._soft(logits, target)
         if target.shape != logits.shape[:1]:
             raise ValueError(
                 f"ClassificationLoss: integer labels must be (B,) = ({logits.shape[0]},), "
@@ -491,5 +475,151 @@ class ClassificationLoss(nn.Module):
             return logits.sum() * 0.0
         return F.cross_entropy(logits[valid], target[valid].long())
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return self.weight * self.unweighted(logits, target)
+    @staticmethod
+    def _soft(logits: Tensor, target: Tensor) -> Tensor:
+        if target.shape != logits.shape:
+            raise ValueError(
+                f"ClassificationLoss: a target distribution must have the logits' shape "
+                f"{tuple(logits.shape)}, got {tuple(target.shape)}"
+            )
+        sums = target.sum(dim=1)
+        if (target < 0).any() or not torch.allclose(sums, torch.ones_like(sums), atol=1e-3):
+            raise ValueError(
+                "ClassificationLoss: a floating-point target must hold probability rows "
+                "(non-negative, summing to 1); pass integer labels for hard classes"
+            )
+        log_q = F.log_softmax(logits.float(), dim=1)
+        t = target.float()
+        return (torch.xlogy(t, t) - t * log_q).sum(dim=1).mean()
+
+
+# ----------------------------------------------------------------------------------------------
+# The objective: every term and weight of a run
+# ----------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module | None) -> Iterator[None]:
+    """Temporarily stop gradients into ``module``'s parameters (D during the G step)."""
+    if module is None:
+        yield
+        return
+    flags = [p.requires_grad for p in module.parameters()]
+    for p in module.parameters():
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), flags):
+            p.requires_grad_(flag)
+
+
+def _contexts(precision: Any) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """``(autocast, fp32)`` context factories of a :class:`colorlab.runtime.Precision` (or none)."""
+    if precision is None:
+        return contextlib.nullcontext, contextlib.nullcontext
+    return precision.autocast, precision.fp32
+
+
+class Objective(nn.Module):
+    """Every term and weight of a GAN run: what D and G minimise. No parameters.
+
+    Args:
+        gan_mode: a key of :data:`ADVERSARIAL_MODES` (``"none"`` = reconstruction only).
+        rec_kind: ``"l1"`` or ``"l2"``.
+        lambda_rec: weight of the reconstruction term (pix2pix: 100).
+        lambda_adv: weight of the adversarial term in G's loss.
+        lambda_class: weight of the classification term (0 = off).
+        label_smoothing: one-sided smoothing of D's real target (vanilla and lsgan only).
+        lambda_gp: gradient penalty weight (used by ``wgan-gp``).
+        clip_value: weight clipping bound (used by ``wgan``).
+    """
+
+    def __init__(self, gan_mode: str = "vanilla", *, rec_kind: str = "l1",
+                 lambda_rec: float = 100.0, lambda_adv: float = 1.0, lambda_class: float = 0.0,
+                 label_smoothing: float = 0.0, lambda_gp: float = LAMBDA_GP,
+                 clip_value: float = WGAN_CLIP) -> None:
+        super().__init__()
+        if gan_mode not in ADVERSARIAL_MODES:
+            raise ValueError(f"unknown gan_mode {gan_mode!r}; valid: {', '.join(ADVERSARIAL_MODES)}")
+        for name, value in (("lambda_rec", lambda_rec), ("lambda_adv", lambda_adv),
+                            ("lambda_class", lambda_class), ("lambda_gp", lambda_gp)):
+            if not value >= 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        self.gan_mode, self.mode = gan_mode, ADVERSARIAL_MODES[gan_mode]
+        loss = self.mode.loss
+        self.gan = GANLoss(loss, smoothing=label_smoothing) if loss is not None else None
+        self.rec = ReconstructionLoss(rec_kind)
+        self.classification = ClassificationLoss()
+        self.lambda_rec, self.lambda_adv = float(lambda_rec), float(lambda_adv)
+        self.lambda_class, self.lambda_gp = float(lambda_class), float(lambda_gp)
+        self.clip_value = float(clip_value)
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> Objective:
+        """The objective of a :class:`colorlab.config.TrainConfig` (its loss fields)."""
+        return cls(cfg.gan_mode, rec_kind=cfg.rec_kind, lambda_rec=cfg.lambda_rec,
+                   lambda_adv=cfg.lambda_adv, lambda_class=cfg.lambda_class,
+                   label_smoothing=cfg.label_smoothing, lambda_gp=cfg.lambda_gp,
+                   clip_value=cfg.clip_value)
+
+    def extra_repr(self) -> str:
+        return (f"gan_mode={self.gan_mode!r}, lambda_rec={self.lambda_rec}, "
+                f"lambda_adv={self.lambda_adv}, lambda_class={self.lambda_class}")
+
+    def d_loss(self, D: nn.Module, L: Tensor, real_ab: Tensor, fake_ab: Tensor,
+               precision: Any = None) -> tuple[Tensor, dict[str, Tensor]]:
+        """D's loss on real ``(L, real_ab)`` and fake ``(L, fake_ab)`` pairs, ``(B,C,H,W)`` each.
+
+        ``fake_ab`` is detached (D's loss trains D only). Returns ``(total, parts)``: ``parts``
+        holds the detached ``d_real``, ``d_fake``, ``d_loss`` (and ``gp``, unweighted).
+        """
+        if self.gan is None:
+            raise ValueError("gan_mode='none' has no discriminator loss")
+        autocast, fp32 = _contexts(precision)
+        real = torch.cat([L, real_ab], dim=1)
+        fake = torch.cat([L, fake_ab.detach()], dim=1)
+        with autocast():
+            total, terms = self.gan.d_loss(D(real), D(fake))
+        parts = {k: v.float() for k, v in terms.items()}
+        total = total.float()
+        if self.mode.gradient_penalty:
+            with fp32():
+                gp = gradient_penalty(D, real.float(), fake.float())
+            total = total + self.lambda_gp * gp
+            parts["gp"] = gp.detach()
+        parts["d_loss"] = total.detach()
+        return total, parts
+
+    def g_loss(self, D: nn.Module | None, L: Tensor, real_ab: Tensor, fake_ab: Tensor,
+               class_logits: Tensor | None = None, labels: Tensor | None = None,
+               precision: Any = None) -> tuple[Tensor, dict[str, Tensor]]:
+        """G's loss for ``fake_ab = G(L)`` (still carrying its graph) against ``real_ab``.
+
+        ``lambda_rec * rec + lambda_adv * adv + lambda_class * CE``; the adversarial term is
+        skipped without ``D`` (or for ``gan_mode="none"``), the class term without logits,
+        labels or weight. D's parameters are frozen meanwhile. Returns ``(total, parts)`` with
+        the detached, unweighted ``g_rec`` (``g_adv``, ``g_class``) and the weighted ``g_loss``.
+        """
+        autocast, _ = _contexts(precision)
+        parts: dict[str, Tensor] = {}
+        with autocast():
+            g_rec = self.rec(fake_ab.float(), real_ab.float())
+            total = self.lambda_rec * g_rec
+            if D is not None and self.gan is not None:
+                with frozen(D):
+                    g_adv = self.gan.g_loss(D(torch.cat([L, fake_ab], dim=1))).float()
+                total = total + self.lambda_adv * g_adv
+                parts["g_adv"] = g_adv.detach()
+            if class_logits is not None and labels is not None and self.lambda_class:
+                g_class = self.classification(class_logits.float(), labels)
+                total = total + self.lambda_class * g_class
+                parts["g_class"] = g_class.detach()
+        parts["g_rec"] = g_rec.detach()
+        parts["g_loss"] = total.detach()
+        return total, parts
+
+    def after_d_step(self, D: nn.Module) -> None:
+        """What the mode does to the critic after its update: weight clipping for ``wgan``."""
+        if self.mode.clip_weights:
+            clip_weights(D, self.clip_value)

@@ -10,10 +10,12 @@ import torch
 from torch import nn
 
 from colorlab import losses
+from colorlab.config import get_preset
 from colorlab.losses import (
-    GAN_MODES,
+    OBJECTIVES,
     ClassificationLoss,
     GANLoss,
+    Objective,
     ReconstructionLoss,
     clip_weights,
     gradient_penalty,
@@ -34,10 +36,10 @@ def bce(logit: float, target: float) -> float:
 
 
 def test_registry_and_unknown_mode():
-    assert set(GAN_MODES) == {"vanilla", "lsgan", "wgan", "hinge"}
+    assert set(OBJECTIVES) == {"vanilla", "lsgan", "wgan", "hinge"}
     with pytest.raises(ValueError) as err:
         GANLoss("wgan-gp")
-    for mode in GAN_MODES:
+    for mode in OBJECTIVES:
         assert mode in str(err.value)
 
 
@@ -170,8 +172,13 @@ def test_saturating_vs_non_saturating():
 
 
 def test_constants():
-    assert losses.LAMBDA_GP == 10.0 and losses.N_CRITIC == 5
-    assert losses.LAMBDA_L1 == 100.0 and losses.LAMBDA_L1_LOW == 50.0
+    # the weights of the source material: pix2pix's lambda 100, seed 002's low lambda 50 and
+    # seed 004's n_critic 5 live in the presets, the WGAN(-GP) constants here
+    presets = {n: get_preset(n, "full") for n in ("gan_l1", "vanilla_low_lambda_20",
+                                                  "wgan_gp_l2_class")}
+    assert losses.LAMBDA_GP == 10.0 and presets["wgan_gp_l2_class"].n_critic == 5
+    assert presets["gan_l1"].lambda_rec == 100.0
+    assert presets["vanilla_low_lambda_20"].lambda_rec == 50.0
     assert losses.LAMBDA_CLASS == 0.003 and losses.WGAN_CLIP == 0.01
 
 
@@ -264,11 +271,13 @@ def test_gradient_penalty_errors_and_batchnorm_warning():
 def test_reconstruction_values():
     pred = torch.tensor([[0.0, 0.5], [-1.0, 1.0]])
     target = torch.tensor([[0.5, 0.5], [0.0, 0.0]])  # |d| = .5, 0, 1, 1 ; d^2 = .25, 0, 1, 1
-    assert ReconstructionLoss("l1", 1.0)(pred, target).item() == pytest.approx(0.625)
-    assert ReconstructionLoss("l1")(pred, target).item() == pytest.approx(62.5)
-    assert ReconstructionLoss("l1", losses.LAMBDA_L1_LOW)(pred, target).item() == pytest.approx(31.25)
-    assert ReconstructionLoss("l2", 1.0)(pred, target).item() == pytest.approx(0.5625)
-    assert ReconstructionLoss("l2", 2.0).unweighted(pred, target).item() == pytest.approx(0.5625)
+    assert ReconstructionLoss("l1")(pred, target).item() == pytest.approx(0.625)
+    # the weight lives in the Objective: lambda_rec 100 (pix2pix) and 50 (seed 002)
+    assert _g_total(Objective("none"), pred, target).item() == pytest.approx(62.5)
+    assert _g_total(Objective("none", lambda_rec=50.0), pred, target).item() == pytest.approx(31.25)
+    assert ReconstructionLoss("l2")(pred, target).item() == pytest.approx(0.5625)
+    assert _g_total(Objective("none", rec_kind="l2", lambda_rec=2.0), pred,
+                    target).item() == pytest.approx(2 * 0.5625)
     with pytest.raises(ValueError, match="valid kinds"):
         ReconstructionLoss("l3")
     with pytest.raises(ValueError, match="shapes differ"):
@@ -279,29 +288,62 @@ def test_classification_uniform_logits_is_ln_c():
     C = 205  # Places205 (seed 004)
     logits = torch.zeros(4, C)
     labels = torch.tensor([0, 7, 100, 204])
-    assert ClassificationLoss(weight=1.0)(logits, labels).item() == pytest.approx(math.log(C), rel=1e-5)
-    assert ClassificationLoss()(logits, labels).item() == pytest.approx(0.003 * math.log(C), rel=1e-5)
+    assert ClassificationLoss()(logits, labels).item() == pytest.approx(math.log(C), rel=1e-5)
+    weighted = Objective("none", lambda_rec=0.0, lambda_class=losses.LAMBDA_CLASS)
+    zeros = torch.zeros(4, 2, 1, 1)
+    total, _ = weighted.g_loss(None, zeros, zeros, zeros, class_logits=logits, labels=labels)
+    assert total.item() == pytest.approx(0.003 * math.log(C), rel=1e-5)
     # soft targets: one-hot rows give the same value (KL = CE when H(target) = 0) ...
     onehot = torch.nn.functional.one_hot(labels, C).float()
-    assert ClassificationLoss(1.0)(logits, onehot).item() == pytest.approx(math.log(C), rel=1e-5)
+    assert ClassificationLoss()(logits, onehot).item() == pytest.approx(math.log(C), rel=1e-5)
     # ... a uniform target matched by uniform logits gives KL = 0
     uniform = torch.full((4, C), 1.0 / C)
-    assert ClassificationLoss(1.0)(logits, uniform).item() == pytest.approx(0.0, abs=1e-5)
+    assert ClassificationLoss()(logits, uniform).item() == pytest.approx(0.0, abs=1e-5)
 
 
 def test_classification_known_soft_value_and_ignore():
     logits = torch.log(torch.tensor([[0.5, 0.25, 0.25]]))
     target = torch.tensor([[0.25, 0.25, 0.5]])
     expected = 0.25 * math.log(0.25 / 0.5) + 0.25 * math.log(1.0) + 0.5 * math.log(0.5 / 0.25)
-    assert ClassificationLoss(1.0)(logits, target).item() == pytest.approx(expected, rel=1e-5)
+    assert ClassificationLoss()(logits, target).item() == pytest.approx(expected, rel=1e-5)
     # unlabelled samples (-1, as LabDataset yields) are skipped
     logits2 = torch.tensor([[0.0, 0.0], [5.0, -5.0]], requires_grad=True)
-    loss = ClassificationLoss(1.0)(logits2, torch.tensor([-1, 1]))
+    loss = ClassificationLoss()(logits2, torch.tensor([-1, 1]))
     assert loss.item() == pytest.approx(bce(10.0, 0.0), rel=1e-4)  # CE of [5, -5] against class 1
-    none = ClassificationLoss(1.0)(logits2, torch.tensor([-1, -1]))
+    none = ClassificationLoss()(logits2, torch.tensor([-1, -1]))
     assert none.item() == 0.0
     none.backward()
     with pytest.raises(ValueError, match="probability rows"):
         ClassificationLoss()(torch.zeros(1, 3), torch.tensor([[0.5, 0.6, 0.1]]))
     with pytest.raises(ValueError, match=r"\(B, C\)"):
         ClassificationLoss()(torch.zeros(3), torch.tensor([0, 1, 2]))
+
+
+def _g_total(objective, pred, target):
+    """The generator's total loss of ``objective`` without a discriminator."""
+    total, _ = objective.g_loss(None, pred, target, pred)
+    return total
+
+
+def test_objective_from_config_holds_every_weight_and_returns_parts():
+    cfg = get_preset("wgan_gp_l2_class", "full")
+    obj = Objective.from_config(cfg)
+    assert (obj.lambda_rec, obj.lambda_adv, obj.lambda_class, obj.lambda_gp) == (1.0, 0.1, 0.003, 10.0)
+    assert obj.rec.kind == "l2" and obj.gan.mode == "wgan" and obj.mode.gradient_penalty
+    torch.manual_seed(0)
+    D = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.LazyLinear(1))
+    L, real, fake = torch.rand(2, 1, 8, 8), torch.rand(2, 2, 8, 8), torch.rand(2, 2, 8, 8)
+    total, parts = obj.d_loss(D, L, real, fake)
+    assert set(parts) == {"d_real", "d_fake", "gp", "d_loss"}
+    assert total.item() == pytest.approx((parts["d_real"] + parts["d_fake"]
+                                          + 10.0 * parts["gp"]).item(), rel=1e-5)
+    fake.requires_grad_(True)
+    total, parts = obj.g_loss(D, L, real, fake)
+    assert total.item() == pytest.approx(0.1 * parts["g_adv"].item() + parts["g_rec"].item(),
+                                         rel=1e-5)
+    total.backward()
+    assert fake.grad is not None and all(p.grad is None for p in D.parameters())  # D frozen
+    with pytest.raises(ValueError, match="lambda_rec"):
+        Objective("vanilla", lambda_rec=-1.0)
+    with pytest.raises(ValueError, match="no discriminator loss"):
+        Objective("none").d_loss(D, L, real, fake)

@@ -285,7 +285,7 @@ def hub_dir(tmp_path, monkeypatch) -> Path:
 
 def test_resnet18_unet_random_weights_forward():
     torch.manual_seed(0)
-    net = resnet18_unet(n_in=1, n_out=2, size=64, pretrained=False)
+    net = resnet18_unet(in_channels=1, out_channels=2, image_size=64, pretrained=False)
     assert count_parameters(net) == 31_099_672
     y = net(torch.rand(2, 1, 64, 64) * 2 - 1)
     assert type(y) is torch.Tensor and y.shape == (2, 2, 64, 64)
@@ -296,7 +296,7 @@ def test_resnet18_unet_random_weights_forward():
 
 def test_resnet18_pretrained_missing_is_clear_error(hub_dir):
     with pytest.raises(PretrainedWeightsMissing) as info:
-        resnet18_unet(size=64, pretrained=True)
+        resnet18_unet(image_size=64, pretrained=True)
     msg = str(info.value)
     assert RESNET18_WEIGHTS_URL in msg
     assert str(hub_dir / "checkpoints" / RESNET18_WEIGHTS_FILE) in msg
@@ -307,7 +307,7 @@ def test_resnet18_pretrained_corrupt_file_is_clear_error(hub_dir):
     (hub_dir / "checkpoints").mkdir(parents=True)
     (hub_dir / "checkpoints" / RESNET18_WEIGHTS_FILE).write_bytes(b"not a checkpoint")
     with pytest.raises(RuntimeError, match="not a usable ResNet18 state dict"):
-        resnet18_unet(size=64, pretrained=True)
+        resnet18_unet(image_size=64, pretrained=True)
 
 
 def test_resnet18_pretrained_loads_cached_weights(hub_dir):
@@ -317,7 +317,7 @@ def test_resnet18_pretrained_loads_cached_weights(hub_dir):
     fake = resnet18(weights=None).state_dict()
     (hub_dir / "checkpoints").mkdir(parents=True)
     torch.save(fake, hub_dir / "checkpoints" / RESNET18_WEIGHTS_FILE)
-    net = resnet18_unet(size=32, pretrained=True)
+    net = resnet18_unet(image_size=32, pretrained=True)
     body = net.body
     # n_in=1: fastai's create_body sums the RGB kernels of the first conv
     assert torch.equal(body[0].weight, fake["conv1.weight"].sum(dim=1, keepdim=True))

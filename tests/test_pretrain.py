@@ -9,7 +9,7 @@ import torch
 
 from colorlab.checkpoint import load_checkpoint, load_generator
 from colorlab.config import get_preset
-from colorlab.pretrain import lr_find, pretrain_generator
+from colorlab.train.pretrain import lr_find, pretrain_generator
 from colorlab.train import train
 
 

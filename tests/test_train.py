@@ -16,15 +16,10 @@ import torch
 from colorlab import losses
 from colorlab.checkpoint import load_checkpoint
 from colorlab.config import PRESETS, get_preset
-from colorlab.train import (
-    TrainingDiverged,
-    build_discriminator,
-    build_generator,
-    d_step,
-    g_step,
-    make_datasets,
-    train,
-)
+from colorlab.data import make_datasets
+from colorlab.losses import Objective
+from colorlab.models import build_discriminator, build_generator
+from colorlab.train import TrainingDiverged, d_step, g_step, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -130,14 +125,14 @@ def test_d_step_detaches_the_fake_and_g_step_leaves_d_alone():
     opt_g, opt_d = torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters())
     L, ab = torch.rand(4, 1, 32, 32) * 2 - 1, torch.rand(4, 2, 32, 32) * 2 - 1
     fake = G(L)
-    parts = d_step(D, opt_d, losses.GANLoss("vanilla"), L, ab, fake)
+    parts = d_step(D, opt_d, Objective("vanilla"), L, ab, fake)
     assert all(p.grad is None for p in G.parameters())  # no gradient reached G
     assert all(p.grad is not None for p in D.parameters())
     assert set(parts) == {"d_real", "d_fake", "d_loss"}
     assert parts["d_loss"].item() == pytest.approx(0.5 * (parts["d_real"] + parts["d_fake"]).item())
     d_before = {k: v.clone() for k, v in D.named_parameters()}
     opt_d.zero_grad(set_to_none=True)
-    out = g_step(D, opt_g, L, ab, fake, gan_loss=losses.GANLoss("vanilla"))
+    out = g_step(D, opt_g, Objective("vanilla"), L, ab, fake)
     assert all(p.grad is None for p in D.parameters())  # D was frozen
     assert all(p.requires_grad for p in D.parameters())  # ... and unfrozen after
     assert all(p.grad is not None for p in G.parameters() if p.requires_grad)
@@ -311,7 +306,7 @@ def test_resume_refuses_a_changed_recipe(tmp_path):
 
 def test_mixed_precision_path_runs_and_checkpoints_its_scaler(tmp_path, monkeypatch):
     # The CUDA fast path (autocast + GradScaler) exercised on the CPU with bf16 autocast.
-    import colorlab.train as T
+    import colorlab.train.trainer as T
 
     real = T.resolve_runtime
 

@@ -50,7 +50,6 @@ from colorlab.data.sample import (
     SAMPLE_PARTS,
     SOURCE_PHOTOS,
     PhotoSource,
-    _sample_crops,  # noqa: F401  (colorlab.train's own _sample_labels, until it uses loaders)
     build_sample_folder,
     sample_images,
     source_photos,

@@ -50,9 +50,18 @@ class PatchGAN(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int = 3, n_layers: int = 3, ndf: int = 64, norm: bool = True
+        self,
+        in_channels: int = 3,
+        out_channels: int = 1,
+        image_size: int | None = None,
+        *,
+        n_layers: int = 3,
+        ndf: int = 64,
+        norm: bool = True,
     ) -> None:
         super().__init__()
+        if out_channels < 1:
+            raise ValueError(f"PatchGAN: out_channels must be >= 1, got {out_channels}")
         if n_layers < 0:
             raise ValueError(f"PatchGAN: n_layers must be >= 0, got {n_layers}")
         if in_channels < 1 or ndf < 1:
@@ -68,7 +77,7 @@ class PatchGAN(nn.Module):
                       nn.Conv2d(ndf, 2 * ndf, 1, bias=bias)]
             if norm:
                 layers.append(nn.BatchNorm2d(2 * ndf))
-            layers += [act(), nn.Conv2d(2 * ndf, 1, 1)]
+            layers += [act(), nn.Conv2d(2 * ndf, out_channels, 1)]
         else:
             layers = [nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), act()]
             c_out = ndf
@@ -79,7 +88,7 @@ class PatchGAN(nn.Module):
                 if norm:
                     layers.append(nn.BatchNorm2d(c_out))
                 layers.append(act())
-            layers.append(nn.Conv2d(c_out, 1, 4, stride=1, padding=1))
+            layers.append(nn.Conv2d(c_out, out_channels, 4, stride=1, padding=1))
         self.model = nn.Sequential(*layers)
 
     def receptive_field(self) -> int:

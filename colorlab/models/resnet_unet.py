@@ -3,7 +3,7 @@
 Seed 002 initialised the encoder of its U-Net with ImageNet ResNet18 weights and pre-trained the
 whole U-Net with an L1 loss before the GAN phase. :func:`resnet18_unet` builds that network::
 
-    L (B, n_in=1, H, W) in [-1, 1]  ->  ab (B, n_out=2, H, W) in (-1, 1)
+    L (B, 1, H, W) in [-1, 1]  ->  ab (B, 2, H, W) in (-1, 1)
 
 fastai's ``create_body(resnet18, n_in=1, cut=-2)`` keeps the ResNet up to (not including) the
 average pool and the classifier and replaces the first conv by a 1-channel one; with pretrained
@@ -105,15 +105,15 @@ def resnet18_imagenet(pretrained: bool = True) -> nn.Module:
 class ResNetUNet(nn.Module):
     """Wraps fastai's ``DynamicUnet`` so the output is a plain ``torch.Tensor``.
 
-    ``(B, n_in, H, W)`` in [-1, 1] -> ``(B, n_out, H, W)`` in (-1, 1). ``H`` and ``W`` should be
+    ``(B, in_channels, H, W)`` in [-1, 1] -> ``(B, out, H, W)`` in (-1, 1). ``H`` and ``W`` should be
     multiples of 32 (the ResNet downsamples 32 times; other sizes are resized back by fastai).
     ``body`` is the ResNet encoder (``unet[0]``), e.g. to freeze it.
     """
 
-    def __init__(self, unet: nn.Module, n_in: int) -> None:
+    def __init__(self, unet: nn.Module, in_channels: int) -> None:
         super().__init__()
         self.unet = unet
-        self.in_channels = n_in
+        self.in_channels = in_channels
 
     @property
     def body(self) -> nn.Module:
@@ -121,7 +121,7 @@ class ResNetUNet(nn.Module):
         return self.unet[0]
 
     def forward(self, x: Tensor) -> Tensor:
-        """``(B, n_in, H, W)`` in [-1, 1] -> ``(B, n_out, H, W)`` in (-1, 1)."""
+        """``(B, in_channels, H, W)`` in [-1, 1] -> ``(B, out, H, W)`` in (-1, 1)."""
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"ResNetUNet expects a (B,{self.in_channels},H,W) tensor, "
@@ -136,21 +136,21 @@ class ResNetUNet(nn.Module):
 
 
 def resnet18_unet(
-    n_in: int = 1,
-    n_out: int = 2,
-    size: int = 256,
-    pretrained: bool = False,
+    in_channels: int = 1,
+    out_channels: int = 2,
+    image_size: int = 256,
     *,
+    pretrained: bool = False,
     self_attention: bool = False,
     blur: bool = False,
 ) -> ResNetUNet:
-    """fastai U-Net on a ResNet18 body: ``(B,n_in,S,S)`` in [-1,1] -> ``(B,n_out,S,S)`` in (-1,1).
+    """fastai U-Net on a ResNet18 body: ``(B,in,S,S)`` in [-1,1] -> ``(B,out,S,S)`` in (-1,1).
 
     Args:
-        n_in: input channels (1 = L). With ``pretrained`` and ``n_in=1`` the first conv is the
-            sum of the ImageNet RGB kernels (fastai's ``create_body``).
-        n_out: output channels (2 = ab).
-        size: the image size ``DynamicUnet`` is built for (it runs a dummy forward at this size
+        in_channels: input channels (1 = L). With ``pretrained`` and one input channel the first
+            conv is the sum of the ImageNet RGB kernels (fastai's ``create_body``).
+        out_channels: output channels (2 = ab).
+        image_size: the size ``DynamicUnet`` is built for (it runs a dummy forward at this size
             to find the skip connections); other multiples of 32 work at run time.
         pretrained: load torchvision's ImageNet weights from the local torch hub cache
             (:func:`resnet18_weights_path`); raises :class:`PretrainedWeightsMissing` if absent.
@@ -162,8 +162,9 @@ def resnet18_unet(
     from fastai.vision.learner import create_body
     from fastai.vision.models.unet import DynamicUnet
 
-    body = create_body(backbone, n_in=n_in, pretrained=pretrained, cut=-2)
+    body = create_body(backbone, n_in=in_channels, pretrained=pretrained, cut=-2)
     unet = DynamicUnet(
-        body, n_out, (size, size), y_range=(-1.0, 1.0), self_attention=self_attention, blur=blur
+        body, out_channels, (image_size, image_size), y_range=(-1.0, 1.0),
+        self_attention=self_attention, blur=blur,
     )
-    return ResNetUNet(unet, n_in)
+    return ResNetUNet(unet, in_channels)

@@ -342,8 +342,18 @@ class ConvAutoencoder(nn.Module):
 
     # ---- constructors --------------------------------------------------------------------
     @classmethod
-    def preset(cls: type[_Net], name: str, in_channels: int = 1, out_channels: int = 2) -> _Net:
-        """A named architecture of :data:`UNET_PRESETS` ("simple", "normal", "complex", ...)."""
+    def preset(
+        cls: type[_Net],
+        name: str,
+        in_channels: int = 1,
+        out_channels: int = 2,
+        image_size: int | None = None,
+    ) -> _Net:
+        """A named architecture of :data:`UNET_PRESETS` ("simple", "normal", "complex", ...).
+
+        ``image_size`` is accepted for the common factory signature; the network is fully
+        convolutional and works at any multiple of its downsampling factor.
+        """
         try:
             builder = UNET_PRESETS[name]
         except KeyError:
@@ -357,6 +367,8 @@ class ConvAutoencoder(nn.Module):
         cls: type[_Net],
         in_channels: int = 1,
         out_channels: int = 2,
+        image_size: int | None = None,
+        *,
         num_downs: int = 8,
         ngf: int = 64,
         norm: bool = True,
@@ -366,6 +378,9 @@ class ConvAutoencoder(nn.Module):
         final_1x1: bool = False,
     ) -> _Net:
         """The pix2pix generator of any depth and width (see :func:`pix2pix_blocks`).
+
+        ``(B,in_channels,H,W) in [-1,1] -> (B,out_channels,H,W) in [-1,1]``, H and W multiples of
+        ``2**num_downs``; ``image_size`` is accepted for the common factory signature.
 
         Defaults = unet_256 (54,409,858 parameters as a U-Net for 1 -> 2 channels). Smaller CPU
         variants: ``num_downs=5`` for 32 px, ``6`` for 64 px, ``ngf=32``. Seed 003's variants:
