@@ -76,7 +76,7 @@ LABELS: dict[str, str] = {
 DPI: int = 100
 
 # Panels of plot_history, as in the seeds' figures: (title, keys on the left y-axis,
-# keys on a twin right y-axis). g_rec (weighted by lambda = 100) lives on its own scale,
+# keys on a twin right y-axis). g_rec (unweighted, in [0, 2]) lives on its own scale,
 # otherwise the adversarial terms of order 1 would look flat.
 _HISTORY_PANELS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("Discriminator real/fake loss", ("d_real", "d_fake", "d_loss"), ()),
@@ -208,7 +208,7 @@ def plot_history(
 
     * left, "Discriminator real/fake loss": ``d_real``, ``d_fake`` (and ``d_loss``);
     * right, "Generator adversarial / reconstruction loss": ``g_adv``, ``g_class``, ``gp`` on the
-      left y-axis and ``g_rec`` on a twin right y-axis (its own scale: it is weighted by lambda);
+      left y-axis and ``g_rec`` (unweighted; G minimises lambda_rec times it) on a twin right y-axis;
       ``g_rec`` alone (L1 pretraining) is drawn on the panel's main axis;
     * with ``show_lr=True``, a third panel with ``lr_g`` and ``lr_d``.
 

@@ -101,3 +101,8 @@ def test_missing_imagenet_weights_are_an_error_not_random_weights(tmp_path, monk
     with pytest.raises(models.PretrainedWeightsMissing, match="resnet18-f37072fd.pth"):
         train(cfg, tmp_path / "run", progress=False)
     assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_pretraining_honours_lambda_rec_through_the_objective(tmp_path):
+    history = pretrain_generator(tiny_fastai(max_steps=2, lambda_rec=2.5), None, progress=False)
+    assert history["g_loss"] == pytest.approx([2.5 * v for v in history["g_rec"]], rel=1e-6)

@@ -29,7 +29,7 @@ from colorlab.checks._core import (
     _shape,
 )
 from colorlab.checks._steps import _bce, _d_update, _has_grad, _junk_grads, _step_setup
-from colorlab.losses import GANLoss
+from colorlab.losses import GANLoss, Objective
 from colorlab.train import d_step as reference_d_step
 from colorlab.train import g_step as reference_g_step
 
@@ -229,7 +229,7 @@ def check_d_step(d_step: Callable[..., float]) -> None:
         Gr, Dr = copy.deepcopy(G0), copy.deepcopy(D0)
         opt_r = torch.optim.SGD(Dr.parameters(), lr=lr)
         _junk_grads(Dr, seed + 5)
-        out = reference_d_step(Dr, opt_r, GANLoss("vanilla"), L, real_ab, Gr(L))
+        out = reference_d_step(Dr, opt_r, Objective("vanilla"), L, real_ab, Gr(L))
         if _has_grad(Gs):
             chk.fail("the generator received gradients during the D step: the fake was not "
                      "detached. Use fake_ab.detach(): D's loss must train D only (otherwise "
@@ -320,8 +320,8 @@ def check_g_step(g_step: Callable[..., float]) -> None:
         Gr, Dr = copy.deepcopy(G0), copy.deepcopy(D0)
         opt_r = torch.optim.SGD(Gr.parameters(), lr=lr)
         _junk_grads(Gr, seed + 5)
-        out = reference_g_step(Dr, opt_r, L, real_ab, Gr(L), gan_loss=GANLoss("vanilla"),
-                               lambda_rec=lam)
+        out = reference_g_step(Dr, opt_r, Objective("vanilla", lambda_rec=lam), L, real_ab,
+                               Gr(L))
         if not _same_params(_params(Ds), _params(D0), atol=0, rtol=0):
             chk.fail("D's weights changed during the G step: only opt_g.step() may run here")
         got_params, ref_params, start = _params(Gs), _params(Gr), _params(G0)

@@ -1,7 +1,7 @@
 """Checks of exercise 5 (``05_wasserstein``): weight clipping, the WGAN critic step, WGAN-GP.
 
 References: :func:`colorlab.losses.clip_weights`, :func:`colorlab.train.d_step` with
-``GANLoss("wgan")`` and ``clip_value``, and :func:`gradient_penalty_reference` (defined here: the
+``Objective("wgan", clip_value=...)``, and :func:`gradient_penalty_reference` (defined here: the
 penalty with an explicit ``eps``, equal to :func:`colorlab.losses.gradient_penalty`).
 """
 
@@ -30,7 +30,7 @@ from colorlab.checks._core import (
     _shape,
 )
 from colorlab.checks._steps import _d_update, _has_grad, _junk_grads, _step_setup
-from colorlab.losses import GANLoss
+from colorlab.losses import Objective
 from colorlab.losses import clip_weights as reference_clip_weights
 from colorlab.train import d_step as reference_d_step
 
@@ -103,7 +103,7 @@ _CRITIC_HINT = ("with torch.no_grad(): fake_ab = G(L); loss = critic(torch.cat([
 def check_critic_step(critic_step: Callable[..., float]) -> None:
     """Check ``critic_step(critic, G, opt_c, L, real_ab, clip=0.01) -> float``: one WGAN critic
     update with weight clipping, against :func:`colorlab.train.d_step` with
-    ``GANLoss("wgan")`` and ``clip_value=clip``. The generator must stay untouched."""
+    ``Objective("wgan", clip_value=clip)``. The generator must stay untouched."""
     cases = [(1, 2, 8, 0.01), (2, 3, 12, 0.05)]
     lr = 0.05
     chk = _Check("critic_step", _CRITIC_HINT, len(cases))
@@ -120,7 +120,7 @@ def check_critic_step(critic_step: Callable[..., float]) -> None:
         _junk_grads(Cr, seed + 5)
         with torch.no_grad():
             fake = Gr(L)
-        out = reference_d_step(Cr, opt_r, GANLoss("wgan"), L, real_ab, fake, clip_value=clip)
+        out = reference_d_step(Cr, opt_r, Objective("wgan", clip_value=clip), L, real_ab, fake)
         g_now, g_start = _params(Gs), _params(G0)
         if not _same_params(g_now, g_start, atol=0, rtol=0):
             if _same_params(g_now, [p.clamp(-clip, clip) for p in g_start], atol=0, rtol=0):

@@ -19,7 +19,7 @@ from torch import nn
 from colorlab.checkpoint import CheckpointError
 from colorlab.config import ConfigError, get_preset
 from colorlab.inference import LoadedModel, colorize, gray_baseline, load_model
-from colorlab.train import build_generator
+from colorlab.models import build_generator
 from colorlab.widgets._view import _ERROR_COLOR, _OK_COLOR, _View, png_bytes
 from colorlab.widgets.upload import UploadError, read_upload
 
