@@ -29,7 +29,7 @@ from colorlab.runtime import default_device
 
 
 def _throughput(loader: DataLoader, convert, device: torch.device, repeats: int) -> float:
-    """Images/s of iterating ``loader`` ``repeats`` times and converting each batch with ``convert``."""
+    """Images/s iterating ``loader`` ``repeats`` times, converting batches with ``convert``."""
     n = 0
     start = time.perf_counter()
     for _ in range(repeats):
@@ -52,16 +52,26 @@ def _batched(batch, device):
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="few images, for a CPU")
     p.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
     p.add_argument("--n", type=int, default=None, help="images per pass (default 64 quick / 512)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--workers", type=int, default=0)
-    p.add_argument("--repeats", type=int, default=None, help="passes over the images (default 1 / 3)")
-    p.add_argument("--device", default=None, help="where the batched conversion runs (default: auto)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: torch's); 1 is steadier on a shared CPU")
+    p.add_argument(
+        "--repeats", type=int, default=None, help="passes over the images (default 1 / 3)"
+    )
+    p.add_argument(
+        "--device", default=None, help="where the batched conversion runs (default: auto)"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's); 1 is steadier on a shared CPU",
+    )
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -69,15 +79,21 @@ def main(argv: list[str] | None = None) -> None:
     repeats = args.repeats or (1 if args.quick else 3)
     device = torch.device(args.device) if args.device else default_device()
 
-    print(f"data pipeline: {n} images x {repeats} pass(es), batch {args.batch_size}, "
-          f"{args.workers} workers, batched conversion on {device}")
+    print(
+        f"data pipeline: {n} images x {repeats} pass(es), batch {args.batch_size}, "
+        f"{args.workers} workers, batched conversion on {device}"
+    )
     print(f"{'size':>6} | {'per-image Lab':>14} | {'batched Lab':>12} | {'speed-up':>8}")
     print("-" * 50)
     for size in args.sizes:
         # source images a bit larger than the crop, as real photos would be
         images = sample_images(n=n, size=size + size // 4, seed=0)
-        kw = dict(batch_size=args.batch_size, num_workers=args.workers,
-                  pin_memory=device.type == "cuda", shuffle=False)
+        kw = dict(
+            batch_size=args.batch_size,
+            num_workers=args.workers,
+            pin_memory=device.type == "cuda",
+            shuffle=False,
+        )
         plain = DataLoader(LabDataset(images, size=size), **kw)
         fast = DataLoader(LabDataset(images, size=size, rgb=True), **kw)
         for loader, convert in ((plain, _per_image), (fast, _batched)):  # warm-up (first calls)

@@ -28,9 +28,9 @@ import time
 import torch
 from torch.utils.data import DataLoader
 
-from colorlab import losses
 from colorlab.config import TrainConfig
 from colorlab.data import LabDataset, sample_images
+from colorlab.losses import Objective
 from colorlab.train import (
     build_discriminator,
     build_generator,
@@ -46,11 +46,19 @@ from colorlab.train import (
 def make_config(size: int, optimized: bool, args: argparse.Namespace) -> TrainConfig:
     """The pix2pix U-Net + 70x70 PatchGAN recipe at ``size`` px."""
     return TrainConfig(
-        dataset="sample", image_size=size, batch_size=args.batch_size,
-        generator="pix2pix", generator_kwargs={"num_downs": int(math.log2(size)), "ngf": args.ngf},
-        discriminator="patchgan", discriminator_kwargs={"n_layers": 3, "ndf": args.ndf},
-        gan_mode="vanilla", lambda_rec=100.0, optimized=optimized, compile=args.compile,
-        num_workers=args.workers, device=args.device,
+        dataset="sample",
+        image_size=size,
+        batch_size=args.batch_size,
+        generator="pix2pix",
+        generator_kwargs={"num_downs": int(math.log2(size)), "ngf": args.ngf},
+        discriminator="patchgan",
+        discriminator_kwargs={"n_layers": 3, "ndf": args.ndf},
+        gan_mode="vanilla",
+        lambda_rec=100.0,
+        optimized=optimized,
+        compile=args.compile,
+        num_workers=args.workers,
+        device=args.device,
     ).validate()
 
 
@@ -64,17 +72,23 @@ class TrainPath:
         self.cfg, self.rt = cfg, rt
         self.G = build_generator(cfg).to(rt.device, memory_format=rt.memory_format)
         self.D = build_discriminator(cfg).to(rt.device, memory_format=rt.memory_format)
-        self.G_run, self.D_run = ((torch.compile(self.G), torch.compile(self.D)) if cfg.compile
-                                  else (self.G, self.D))
+        self.G_run, self.D_run = (
+            (torch.compile(self.G), torch.compile(self.D)) if cfg.compile else (self.G, self.D)
+        )
         self.opt_g = build_optimizer(self.G.parameters(), cfg.lr_g, cfg)
         self.opt_d = build_optimizer(self.D.parameters(), cfg.lr_d, cfg)
         self.prec_g, self.prec_d = rt.precision(), rt.precision()
-        self.gan_loss = losses.GANLoss("vanilla").to(rt.device)
-        self.rec_loss = losses.ReconstructionLoss("l1", weight=1.0)
+        self.objective = Objective.from_config(cfg)
         ds = LabDataset(images, size=size, train=True, rgb=rt.batched_lab)
-        self.loader = DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
-                                 num_workers=rt.num_workers, pin_memory=rt.pin_memory,
-                                 persistent_workers=rt.num_workers > 0)
+        self.loader = DataLoader(
+            ds,
+            batch_size=cfg.batch_size,
+            shuffle=True,
+            drop_last=True,
+            num_workers=rt.num_workers,
+            pin_memory=rt.pin_memory,
+            persistent_workers=rt.num_workers > 0,
+        )
         self.it = self._batches()
         self.G_run.train()
         self.D_run.train()
@@ -94,10 +108,8 @@ class TrainPath:
         L, ab, _ = prepare_batch(next(self.it), rt)
         with self.prec_g.autocast():
             fake_ab, _ = generate(self.G_run, L)
-        d_step(self.D_run, self.opt_d, self.gan_loss, L, ab, fake_ab, precision=self.prec_d)
-        parts = g_step(self.D, self.opt_g, L, ab, fake_ab, gan_loss=self.gan_loss,
-                       rec_loss=self.rec_loss, lambda_rec=self.cfg.lambda_rec,
-                       precision=self.prec_g)
+        d_step(self.D_run, self.opt_d, self.objective, L, ab, fake_ab, self.prec_d)
+        parts = g_step(self.D, self.opt_g, self.objective, L, ab, fake_ab, precision=self.prec_g)
         float(parts["g_loss"])  # one device sync per step, as the trainer's history does
         if rt.device.type == "cuda":
             torch.cuda.synchronize()
@@ -128,22 +140,37 @@ def bench(size: int, images: list, args: argparse.Namespace) -> tuple[float, flo
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true",
-                   help="CPU-sized: batch 4, few steps (256 px: 1 timed step)")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="CPU-sized: batch 4, few steps (256 px: 1 timed step)"
+    )
     p.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
     p.add_argument("--batch-size", type=int, default=None, help="default 4 quick / 16")
-    p.add_argument("--steps", type=int, default=None,
-                   help="timed steps per size (default quick: 3/2/1 for 64/128/256 px; full: 20)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="timed steps per size (default quick: 3/2/1 for 64/128/256 px; full: 20)",
+    )
     p.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 1 / 3)")
     p.add_argument("--ngf", type=int, default=64, help="generator width (pix2pix: 64)")
     p.add_argument("--ndf", type=int, default=64, help="discriminator width (pix2pix: 64)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="DataLoader workers (default: the trainer's choice, 0 on CPU)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="DataLoader workers (default: the trainer's choice, 0 on CPU)",
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--compile", action="store_true", help="torch.compile the optimized path too")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: torch's); 1 is steadier on a shared CPU")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's); 1 is steadier on a shared CPU",
+    )
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -151,10 +178,15 @@ def main(argv: list[str] | None = None) -> None:
     args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3)
     fixed_steps = args.steps
 
-    print(f"pix2pix U-Net (ngf {args.ngf}) + PatchGAN (ndf {args.ndf}), batch {args.batch_size}, "
-          f"full G+D step incl. data loading and Lab conversion; torch threads "
-          f"{torch.get_num_threads()}")
-    print(f"{'size':>5} | {'plain im/s':>10} | {'optimized im/s':>14} | {'speed-up':>8} | optimized path")
+    print(
+        f"pix2pix U-Net (ngf {args.ngf}) + PatchGAN (ndf {args.ndf}), batch {args.batch_size}, "
+        f"full G+D step incl. data loading and Lab conversion; torch threads "
+        f"{torch.get_num_threads()}"
+    )
+    print(
+        f"{'size':>5} | {'plain im/s':>10} | {'optimized im/s':>14} | {'speed-up':>8} | "
+        "optimized path"
+    )
     print("-" * 86)
     for size in args.sizes:
         if fixed_steps is None:
@@ -162,7 +194,10 @@ def main(argv: list[str] | None = None) -> None:
         need = args.batch_size * (args.warmup + args.steps)
         images = sample_images(n=max(need, args.batch_size), size=size + size // 4, seed=0)
         plain, fast, desc = bench(size, images, args)
-        print(f"{size:>5} | {plain:>10.1f} | {fast:>14.1f} | {fast / plain:>7.2f}x | {desc}", flush=True)
+        print(
+            f"{size:>5} | {plain:>10.1f} | {fast:>14.1f} | {fast / plain:>7.2f}x | {desc}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
