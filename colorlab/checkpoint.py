@@ -93,8 +93,13 @@ def capture_rng() -> dict[str, Any]:
     name, keys, pos, has_gauss, cached = np.random.get_state()
     state: dict[str, Any] = {
         "python": [version, list(mt), gauss],
-        "numpy": [name, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos),
-                  int(has_gauss), float(cached)],
+        "numpy": [
+            name,
+            torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            int(pos),
+            int(has_gauss),
+            float(cached),
+        ],
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
@@ -127,7 +132,9 @@ def _describe(arch: dict[str, Any], keys: tuple[str, ...]) -> str:
 
 
 def check_architecture(
-    saved: dict[str, Any], wanted: TrainConfig | dict[str, Any], path: str | os.PathLike,
+    saved: dict[str, Any],
+    wanted: TrainConfig | dict[str, Any],
+    path: str | os.PathLike,
     discriminator: bool = True,
 ) -> None:
     """Raise :class:`ArchitectureMismatchError` if ``saved`` (a config dict) builds other networks.
@@ -138,8 +145,9 @@ def check_architecture(
     a, b = architecture(saved), architecture(wanted)
     groups = [("generator", _ARCH_FIELDS_G)]
     wanted_dict = wanted.to_dict() if isinstance(wanted, TrainConfig) else wanted
-    both_adversarial = saved.get("gan_mode", "none") != "none" and wanted_dict.get(
-        "gan_mode", "none") != "none"
+    both_adversarial = (
+        saved.get("gan_mode", "none") != "none" and wanted_dict.get("gan_mode", "none") != "none"
+    )
     if discriminator and both_adversarial:
         groups.append(("discriminator", _ARCH_FIELDS_D))
     for what, keys in groups:
@@ -153,8 +161,9 @@ def check_architecture(
             )
 
 
-def load_state(module: nn.Module, state: dict[str, Any], path: str | os.PathLike,
-               what: str = "generator") -> None:
+def load_state(
+    module: nn.Module, state: dict[str, Any], path: str | os.PathLike, what: str = "generator"
+) -> None:
     """``module.load_state_dict(state)`` with a readable error for mismatched shapes/keys."""
     try:
         unwrap(module).load_state_dict(state)
@@ -189,25 +198,44 @@ def _state_dict(obj: Any) -> dict[str, Any] | None:
     return obj.state_dict() if obj is not None else None
 
 
-def training_state(cfg: TrainConfig, G: nn.Module, *, step: int, steps_per_epoch: int,
-                   total_steps: int, complete: bool, history: dict[str, list],
-                   D: nn.Module | None = None, optimizers: tuple[Any, Any] = (None, None),
-                   schedulers: tuple[Any, Any] = (None, None),
-                   scalers: tuple[Any, Any] = (None, None), **extra: Any) -> dict[str, Any]:
+def training_state(
+    cfg: TrainConfig,
+    G: nn.Module,
+    *,
+    step: int,
+    steps_per_epoch: int,
+    total_steps: int,
+    complete: bool,
+    history: dict[str, list],
+    D: nn.Module | None = None,
+    optimizers: tuple[Any, Any] = (None, None),
+    schedulers: tuple[Any, Any] = (None, None),
+    scalers: tuple[Any, Any] = (None, None),
+    **extra: Any,
+) -> dict[str, Any]:
     """The checkpoint dict of a run (see the module docstring), ready for :func:`save_checkpoint`.
 
     ``optimizers``, ``schedulers`` and ``scalers`` are ``(for G, for D)`` pairs (``None`` where
     a run has none); ``G`` and ``D`` are saved unwrapped.
     """
     return {
-        "config": cfg.to_dict(), "step": step, "epoch": step // max(1, steps_per_epoch),
-        "steps_per_epoch": steps_per_epoch, "total_steps": total_steps, "complete": complete,
+        "config": cfg.to_dict(),
+        "step": step,
+        "epoch": step // max(1, steps_per_epoch),
+        "steps_per_epoch": steps_per_epoch,
+        "total_steps": total_steps,
+        "complete": complete,
         "generator": unwrap(G).state_dict(),
         "discriminator": unwrap(D).state_dict() if D is not None else None,
-        "opt_g": _state_dict(optimizers[0]), "opt_d": _state_dict(optimizers[1]),
-        "sched_g": _state_dict(schedulers[0]), "sched_d": _state_dict(schedulers[1]),
-        "scaler_g": _state_dict(scalers[0]), "scaler_d": _state_dict(scalers[1]),
-        "history": history, "rng": capture_rng(), **extra,
+        "opt_g": _state_dict(optimizers[0]),
+        "opt_d": _state_dict(optimizers[1]),
+        "sched_g": _state_dict(schedulers[0]),
+        "sched_d": _state_dict(schedulers[1]),
+        "scaler_g": _state_dict(scalers[0]),
+        "scaler_d": _state_dict(scalers[1]),
+        "history": history,
+        "rng": capture_rng(),
+        **extra,
     }
 
 

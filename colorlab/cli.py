@@ -31,7 +31,13 @@ from colorlab.checkpoint import load_generator
 from colorlab.config import PRESETS, apply_overrides, get_preset
 from colorlab.data import build_sample_folder, make_datasets
 from colorlab.evaluate import format_table
-from colorlab.inference import colorize_file, colorize_folder, colorize_many, gray_baseline, load_model
+from colorlab.inference import (
+    colorize_file,
+    colorize_folder,
+    colorize_many,
+    gray_baseline,
+    load_model,
+)
 from colorlab.io import find_images, read_images, write_json
 from colorlab.plotting import plot_history, results_grid
 from colorlab.runtime import default_device, env_int
@@ -58,7 +64,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _fmt(description: str, examples: str = "") -> dict:
-    epilog = "examples:\n" + textwrap.indent(textwrap.dedent(examples).strip(), "  ") if examples else None
+    epilog = (
+        "examples:\n" + textwrap.indent(textwrap.dedent(examples).strip(), "  ")
+        if examples
+        else None
+    )
     return dict(
         description=textwrap.dedent(description).strip(),
         epilog=epilog,
@@ -117,8 +127,9 @@ def dataset_images(ds, limit: int | None = None) -> list:
 # --------------------------------------------------------------------------------------------
 # train
 # --------------------------------------------------------------------------------------------
-def run_training(cfg, out_dir: Path, resume: bool = False, quiet: bool = False,
-                 progress: bool | None = None) -> dict:
+def run_training(
+    cfg, out_dir: Path, resume: bool = False, quiet: bool = False, progress: bool | None = None
+) -> dict:
     """Train ``cfg`` into ``out_dir`` and write the plots and ``metrics.json`` next to ``last.pt``.
 
     Returns the held-out metrics ``{"model": ..., "gray": ..., "mean_ab": ...}``.
@@ -141,18 +152,27 @@ def run_training(cfg, out_dir: Path, resume: bool = False, quiet: bool = False,
     test_images = dataset_images(test_ds, limit=MAX_EVAL_IMAGES)
     train_images = dataset_images(train_ds, limit=MEAN_AB_MAX_IMAGES)
     size = cfg_loaded.image_size  # the model works at its training size
-    results = evaluate.evaluate_models({"model": G}, test_images, train_images=train_images, size=size,
-                              metrics=EVAL_METRICS, device=device)
+    results = evaluate.evaluate_models(
+        {"model": G},
+        test_images,
+        train_images=train_images,
+        size=size,
+        metrics=EVAL_METRICS,
+        device=device,
+    )
     write_json(out_dir / "metrics.json", results)
     shown = test_images[:6]
     colorized = colorize_many(G, shown, size=size, device=device)
-    results_grid([gray_baseline(im) for im in shown], colorized, shown,
-                 path=out_dir / "results_grid.png")
+    results_grid(
+        [gray_baseline(im) for im in shown], colorized, shown, path=out_dir / "results_grid.png"
+    )
 
     if not quiet:
         print(f"trained in {t_train:.0f} s; held-out test split ({len(test_images)} images):")
         print(format_table(results))
-        print(f"wrote {out_dir}/: last.pt config.json loss_curves.png results_grid.png metrics.json")
+        print(
+            f"wrote {out_dir}/: last.pt config.json loss_curves.png results_grid.png metrics.json"
+        )
     return results
 
 
@@ -189,15 +209,17 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     model = load_model(ckpt, size=args.size, device=_device(args.device))
     if src.is_dir():
         out = Path(args.out) if args.out else src.parent / f"{src.name}_colorized"
-        written = colorize_folder(model.module, src, out, size=model.size, device=model.device,
-                                  dropout=args.dropout)
+        written = colorize_folder(
+            model.module, src, out, size=model.size, device=model.device, dropout=args.dropout
+        )
         print(f"colorized {len(written)} images into {out}/")
     else:
         out = Path(args.out) if args.out else None
         if out is not None and out.is_dir():
             out = out / f"{src.stem}.png"
-        path = colorize_file(model.module, src, out, size=model.size, device=model.device,
-                             dropout=args.dropout)
+        path = colorize_file(
+            model.module, src, out, size=model.size, device=model.device, dropout=args.dropout
+        )
         print(f"wrote {path}")
     return 0
 
@@ -212,7 +234,9 @@ def _mean_ab_images(cfg, train_dir: str | None, fallback: list) -> tuple[list, s
     if cfg is not None:
         try:
             train_ds = make_datasets(cfg)[0]
-            return dataset_images(train_ds, limit=MEAN_AB_MAX_IMAGES), "the checkpoint's training set"
+            return dataset_images(
+                train_ds, limit=MEAN_AB_MAX_IMAGES
+            ), "the checkpoint's training set"
         except Exception as err:  # offline dataset, moved folder...: fall back, and say so
             reason = _one_line(err)
             return fallback, f"IMAGE_DIR itself (training set unavailable: {reason})"
@@ -224,11 +248,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _paths, images = load_image_folder(args.image_dir)
     model = load_model(ckpt, size=args.size, device=_device(args.device))
     train_images, source = _mean_ab_images(model.config, args.train_dir, images)
-    results = evaluate.evaluate_models({"model": model.module}, images, train_images=train_images,
-                              size=model.size, metrics=args.metrics, device=model.device,
-                              batch_size=args.batch_size)
-    print(f"{len(images)} images of {args.image_dir} colorized at {model.size}px; "
-          f"mean_ab baseline from {source}")
+    results = evaluate.evaluate_models(
+        {"model": model.module},
+        images,
+        train_images=train_images,
+        size=model.size,
+        metrics=args.metrics,
+        device=model.device,
+        batch_size=args.batch_size,
+    )
+    print(
+        f"{len(images)} images of {args.image_dir} colorized at {model.size}px; "
+        f"mean_ab baseline from {source}"
+    )
     print(format_table(results))
     if args.json:
         print(f"wrote {write_json(args.json, results)}")
@@ -323,9 +355,14 @@ def _thread_count(args: argparse.Namespace) -> int | None:
         try:
             value = int(os.environ[THREADS_ENV])
         except ValueError:
-            raise CLIError(f"${THREADS_ENV} must be an integer, got {os.environ[THREADS_ENV]!r}") from None
+            raise CLIError(
+                f"${THREADS_ENV} must be an integer, got {os.environ[THREADS_ENV]!r}"
+            ) from None
     if value is None:
-        single = getattr(args, "command", None) in ("train", "reproduce") and not torch.cuda.is_available()
+        single = (
+            getattr(args, "command", None) in ("train", "reproduce")
+            and not torch.cuda.is_available()
+        )
         return 1 if single else None
     if value < 0:
         raise CLIError(f"--threads must be >= 0, got {value}")
@@ -333,21 +370,24 @@ def _thread_count(args: argparse.Namespace) -> int | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, **_fmt(
-        """
+    p = _Parser(
+        prog=PROG,
+        **_fmt(
+            """
         colorlab: automatic image colorization with conditional GANs (pix2pix and successors).
 
         A generator sees only the lightness L of a photo (CIE Lab) and predicts its two colour
         channels a and b. Train one, colorize your photos, and compare it with two baselines.
         """,
-        """
+            """
         colorlab train                                   # quick preset, a few CPU minutes
         colorlab colorize runs/quick/last.pt photo.jpg   # -> photo_color.png
         colorlab data build-sample heldout/ --part test --n 64
         colorlab evaluate runs/quick/last.pt heldout/ --json eval.json
         colorlab reproduce --list
         """,
-    ))
+        ),
+    )
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -359,8 +399,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_train(sub: argparse._SubParsersAction, threads: list[argparse.ArgumentParser]) -> None:
-    t = sub.add_parser("train", parents=threads, help="train a colorizer (default: the quick preset)", **_fmt(
-        f"""
+    t = sub.add_parser(
+        "train",
+        parents=threads,
+        help="train a colorizer (default: the quick preset)",
+        **_fmt(
+            f"""
         Train a generator (and its discriminator) with a named preset, then evaluate it.
 
         The output folder gets: last.pt (the full checkpoint: resume with --resume),
@@ -372,29 +416,52 @@ def _add_train(sub: argparse._SubParsersAction, threads: list[argparse.ArgumentP
         The default preset '{DEFAULT_PRESET}' trains on the embedded sample set in a few minutes
         on a laptop CPU. 'colorlab reproduce --list' lists the presets of the source material.
         """,
-        """
+            """
         colorlab train
         colorlab train --preset quick --out runs/mine --set max_steps=50 --set lr_g=1e-4
         colorlab train --out runs/mine --resume          # continue a stopped run
         """,
-    ))
-    t.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME",
-                   help=f"named training recipe (default: {DEFAULT_PRESET})")
+        ),
+    )
+    t.add_argument(
+        "--preset",
+        default=DEFAULT_PRESET,
+        metavar="NAME",
+        help=f"named training recipe (default: {DEFAULT_PRESET})",
+    )
     t.add_argument("--out", metavar="DIR", help="output folder (default: runs/PRESET)")
-    t.add_argument("--resume", action="store_true",
-                   help="continue from DIR/last.pt instead of starting afresh")
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one config field, e.g. --set max_steps=100 (repeatable)")
-    t.add_argument("--profile", choices=("quick", "full"), default=None,
-                   help="preset variant (default: $COLORLAB_PROFILE, else full on CUDA)")
-    t.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
-                   help="progress bar (default: auto = in a terminal or notebook)")
+    t.add_argument(
+        "--resume", action="store_true", help="continue from DIR/last.pt instead of starting afresh"
+    )
+    t.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config field, e.g. --set max_steps=100 (repeatable)",
+    )
+    t.add_argument(
+        "--profile",
+        choices=("quick", "full"),
+        default=None,
+        help="preset variant (default: $COLORLAB_PROFILE, else full on CUDA)",
+    )
+    t.add_argument(
+        "--progress",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="progress bar (default: auto = in a terminal or notebook)",
+    )
     t.set_defaults(func=cmd_train)
 
 
 def _add_colorize(sub: argparse._SubParsersAction, threads: list[argparse.ArgumentParser]) -> None:
-    c = sub.add_parser("colorize", parents=threads, help="colorize an image or a folder with a checkpoint", **_fmt(
-        """
+    c = sub.add_parser(
+        "colorize",
+        parents=threads,
+        help="colorize an image or a folder with a checkpoint",
+        **_fmt(
+            """
         Colorize a photo of any size (or every image of a folder) with a trained checkpoint.
 
         The photo's lightness is kept at full resolution; the generator predicts the colour at
@@ -402,28 +469,46 @@ def _add_colorize(sub: argparse._SubParsersAction, threads: list[argparse.Argume
         or black-and-white inputs both work: only the lightness is used. Outputs are PNG.
         Unreadable files in a folder are skipped with a warning.
         """,
-        """
+            """
         colorlab colorize runs/quick/last.pt old_photo.jpg                # -> old_photo_color.png
         colorlab colorize runs/quick/last.pt old_photo.jpg --out new.png
         colorlab colorize runs/quick/last.pt photos/ --out photos_color/  # a whole folder
         """,
-    ))
-    c.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint written by 'colorlab train' (last.pt)")
+        ),
+    )
+    c.add_argument(
+        "checkpoint",
+        metavar="CHECKPOINT",
+        help="a checkpoint written by 'colorlab train' (last.pt)",
+    )
     c.add_argument("input", metavar="INPUT", help="an image file or a folder of images")
-    c.add_argument("--out", metavar="PATH",
-                   help="output file (default: INPUT_color.png) or folder (default: INPUT_colorized/)")
-    c.add_argument("--size", type=int, metavar="N",
-                   help="working resolution of the generator (default: its training size)")
-    c.add_argument("--dropout", action="store_true",
-                   help="keep dropout active (pix2pix's noise): a different result each run")
+    c.add_argument(
+        "--out",
+        metavar="PATH",
+        help="output file (default: INPUT_color.png) or folder (default: INPUT_colorized/)",
+    )
+    c.add_argument(
+        "--size",
+        type=int,
+        metavar="N",
+        help="working resolution of the generator (default: its training size)",
+    )
+    c.add_argument(
+        "--dropout",
+        action="store_true",
+        help="keep dropout active (pix2pix's noise): a different result each run",
+    )
     c.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     c.set_defaults(func=cmd_colorize)
 
 
 def _add_evaluate(sub: argparse._SubParsersAction, threads: list[argparse.ArgumentParser]) -> None:
-    e = sub.add_parser("evaluate", parents=threads, help="score a checkpoint against the gray and mean-ab baselines",
-                       **_fmt(
-        """
+    e = sub.add_parser(
+        "evaluate",
+        parents=threads,
+        help="score a checkpoint against the gray and mean-ab baselines",
+        **_fmt(
+            """
         Colorize every image of IMAGE_DIR from its lightness alone and compare with the real
         colours, next to two baselines: 'gray' (no colour, ab = 0) and 'mean_ab' (every pixel
         gets the average colour of the training images: the dull brownish failure mode).
@@ -435,30 +520,53 @@ def _add_evaluate(sub: argparse._SubParsersAction, threads: list[argparse.Argume
         itself (an optimistic baseline: it knows the average colour of the test images).
         The JSON file holds {"model": {...}, "gray": {...}, "mean_ab": {...}}.
         """,
-        """
+            """
         colorlab data build-sample heldout/ --part test --n 64
         colorlab evaluate runs/quick/last.pt heldout/ --json eval.json
         colorlab evaluate runs/quick/last.pt my_photos/ --train-dir my_train_photos/
         """,
-    ))
-    e.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint written by 'colorlab train' (last.pt)")
+        ),
+    )
+    e.add_argument(
+        "checkpoint",
+        metavar="CHECKPOINT",
+        help="a checkpoint written by 'colorlab train' (last.pt)",
+    )
     e.add_argument("image_dir", metavar="IMAGE_DIR", help="folder of colour images (recursive)")
     e.add_argument("--json", metavar="FILE", help="write the results as JSON to FILE")
-    e.add_argument("--metrics", nargs="+", default=list(EVAL_METRICS), metavar="NAME",
-                   help=f"metrics to compute (default: {' '.join(EVAL_METRICS)}; also "
-                        "colorfulness_abs, hist_intersection, and lpips/fid if their weights are installed)")
-    e.add_argument("--train-dir", metavar="DIR",
-                   help="folder whose mean colour defines the mean_ab baseline (default: the training set)")
-    e.add_argument("--size", type=int, metavar="N",
-                   help="working resolution of the generator (default: its training size)")
-    e.add_argument("--batch-size", type=int, default=16, metavar="N", help="images per forward pass")
+    e.add_argument(
+        "--metrics",
+        nargs="+",
+        default=list(EVAL_METRICS),
+        metavar="NAME",
+        help=f"metrics to compute (default: {' '.join(EVAL_METRICS)}; also "
+        "colorfulness_abs, hist_intersection, and lpips/fid if their weights are installed)",
+    )
+    e.add_argument(
+        "--train-dir",
+        metavar="DIR",
+        help="folder whose mean colour defines the mean_ab baseline (default: the training set)",
+    )
+    e.add_argument(
+        "--size",
+        type=int,
+        metavar="N",
+        help="working resolution of the generator (default: its training size)",
+    )
+    e.add_argument(
+        "--batch-size", type=int, default=16, metavar="N", help="images per forward pass"
+    )
     e.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     e.set_defaults(func=cmd_evaluate)
 
 
 def _add_reproduce(sub: argparse._SubParsersAction, threads: list[argparse.ArgumentParser]) -> None:
-    r = sub.add_parser("reproduce", parents=threads, help="rerun an experiment of the source material", **_fmt(
-        """
+    r = sub.add_parser(
+        "reproduce",
+        parents=threads,
+        help="rerun an experiment of the source material",
+        **_fmt(
+            """
         Train a named experiment of the source material with its preset. Experiments that start
         from another model are chained: e.g. vanilla_gan_20 (seed 002) fine-tunes the generator
         of unet_30, so unet_30 is trained first (or reused if OUT/unet_30/last.pt exists).
@@ -467,28 +575,44 @@ def _add_reproduce(sub: argparse._SubParsersAction, threads: list[argparse.Argum
         Without a GPU the presets run in their quick variant (small images, few steps); set
         COLORLAB_PROFILE=full to force the full settings.
         """,
-        """
+            """
         colorlab reproduce --list
         colorlab reproduce vanilla_gan_20 --out runs/
         colorlab reproduce ls_gan_20 --set max_steps=20
         """,
-    ))
+        ),
+    )
     r.add_argument("experiment", nargs="?", metavar="EXPERIMENT", help="experiment (preset) name")
-    r.add_argument("--list", action="store_true", help="list the experiments and what they reproduce")
+    r.add_argument(
+        "--list", action="store_true", help="list the experiments and what they reproduce"
+    )
     r.add_argument("--out", metavar="DIR", help="root folder of the runs (default: runs/)")
-    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config field in every stage (repeatable)")
-    r.add_argument("--force", action="store_true", help="retrain earlier stages even if already done")
+    r.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field in every stage (repeatable)",
+    )
+    r.add_argument(
+        "--force", action="store_true", help="retrain earlier stages even if already done"
+    )
     r.set_defaults(func=cmd_reproduce)
 
 
 def _add_data(sub: argparse._SubParsersAction, threads: list[argparse.ArgumentParser]) -> None:
-    d = sub.add_parser("data", help="dataset utilities", **_fmt(
-        "Dataset utilities.", "colorlab data build-sample samples/"))
+    d = sub.add_parser(
+        "data",
+        help="dataset utilities",
+        **_fmt("Dataset utilities.", "colorlab data build-sample samples/"),
+    )
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser)
     dsub.required = True
-    b = dsub.add_parser("build-sample", help="write the embedded sample set as PNG files", **_fmt(
-        """
+    b = dsub.add_parser(
+        "build-sample",
+        help="write the embedded sample set as PNG files",
+        **_fmt(
+            """
         Write the embedded offline sample set (random crops of the colour photos that
         scikit-image, scikit-learn and matplotlib ship) as PNG files into a sub-folder of DIR
         named after the arguments (e.g. DIR/sample-n256-s64-seed0/, printed at the end). DIR is
@@ -498,18 +622,22 @@ def _add_data(sub: argparse._SubParsersAction, threads: list[argparse.ArgumentPa
         --part test cuts the crops only from the held-out band of every photo that the
         sample-set presets (e.g. quick) use as their test split: no pixel of it was trained on.
         """,
-        """
+            """
         colorlab data build-sample samples/
         colorlab data build-sample heldout/ --part test --n 64
         colorlab data build-sample samples128/ --n 64 --size 128
         """,
-    ))
+        ),
+    )
     b.add_argument("dir", metavar="DIR", help="output folder")
     b.add_argument("--n", type=int, default=256, help="number of images (default: 256)")
     b.add_argument("--size", type=int, default=64, help="side in pixels (default: 64)")
     b.add_argument("--seed", type=int, default=0, help="random seed of the crops (default: 0)")
-    b.add_argument("--part", choices=("train", "val", "test"),
-                   help="cut crops only from this band of the photos (default: anywhere)")
+    b.add_argument(
+        "--part",
+        choices=("train", "val", "test"),
+        help="cut crops only from this band of the photos (default: anywhere)",
+    )
     b.set_defaults(func=cmd_data_build_sample)
 
 

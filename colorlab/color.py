@@ -365,12 +365,12 @@ def denormalize_lab(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
 
 
 def rgb_to_L_ab(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """sRGB ``(B,3,H,W)`` in ``[0,1]`` -> normalised ``(L, ab)``: ``(B,1,H,W)``, ``(B,2,H,W)`` in [-1,1]."""
+    """sRGB ``(B,3,H,W)`` in [0,1] -> normalised ``L (B,1,H,W)``, ``ab (B,2,H,W)`` in [-1,1]."""
     return normalize_lab(rgb_to_lab(rgb))
 
 
 def L_ab_to_rgb(L: torch.Tensor, ab: torch.Tensor, clip: bool = True) -> torch.Tensor:
-    """Normalised ``L`` ``(B,1,H,W)`` and ``ab`` ``(B,2,H,W)`` in [-1,1] -> sRGB ``(B,3,H,W)`` in [0,1].
+    """Normalised ``L (B,1,H,W)``, ``ab (B,2,H,W)`` in [-1,1] -> sRGB ``(B,3,H,W)`` in [0,1].
 
     ``clip`` as in :func:`lab_to_rgb`. Typical use: ``L_ab_to_rgb(L, generator(L))``.
     """

@@ -286,13 +286,15 @@ def _model_row(lm, batch_size: int, dropout: bool):
 class _Scorer:
     """Accumulates the chosen metrics over chunks of (prediction, real) images."""
 
-    def __init__(self, chosen: list[Metric], kwargs: Mapping[str, Mapping] | None,
-                 cache: dict) -> None:
+    def __init__(
+        self, chosen: list[Metric], kwargs: Mapping[str, Mapping] | None, cache: dict
+    ) -> None:
         kwargs = kwargs or {}
         self.pairs = {m.name: [] for m in chosen if m.pair is not None}
         self.fns = {m.name: m.pair for m in chosen if m.pair is not None}
-        self.sets = {m.name: m.dataset(cache, **kwargs.get(m.name, {}))
-                     for m in chosen if m.pair is None}
+        self.sets = {
+            m.name: m.dataset(cache, **kwargs.get(m.name, {})) for m in chosen if m.pair is None
+        }
         self.order = [m.name for m in chosen]
 
     def update(self, preds: list[np.ndarray], reals: list[np.ndarray]) -> None:
@@ -337,12 +339,17 @@ def format_table(
     best: dict[str, float] = {}
     for k in metrics:
         better = METRICS[k].better if k in METRICS else None
-        vals = [row[k] for name, row in results.items()
-                if name != "real" and k in row and math.isfinite(row[k])]
+        vals = [
+            row[k]
+            for name, row in results.items()
+            if name != "real" and k in row and math.isfinite(row[k])
+        ]
         if bold_best and better and vals:
             best[k] = max(vals) if better == "higher" else min(vals)
-    lines = ["| " + " | ".join(headers) + " |",
-             "|" + "|".join(["---"] + ["---:"] * len(metrics)) + "|"]
+    lines = [
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join(["---"] + ["---:"] * len(metrics)) + "|",
+    ]
     for name, row in results.items():
         cells = [name]
         for k in metrics:

@@ -146,8 +146,11 @@ def strip_solutions(source: str, where: str = "cell") -> tuple[str, int]:
     pos = 0
     for begin, end, indent in blocks:
         out.extend(lines[pos:begin])
-        hints = [ln.strip()[len(HINT):].strip() for ln in lines[begin + 1 : end]
-                 if ln.strip().startswith(HINT)]
+        hints = [
+            ln.strip()[len(HINT) :].strip()
+            for ln in lines[begin + 1 : end]
+            if ln.strip().startswith(HINT)
+        ]
         hint = " ".join(h for h in hints if h) or DEFAULT_HINT
         out.append(f"{indent}{STUB_MARK}")
         out.append(f"{indent}raise NotImplementedError({hint!r})")
@@ -283,8 +286,11 @@ def build_exercise(solution: NotebookNode, name: str = "notebook") -> NotebookNo
             source = cell.source
             if i == 0 and cell.cell_type == "markdown":
                 source = source.rstrip("\n") + _banner(name)
-            new = (nbformat.v4.new_markdown_cell if cell.cell_type == "markdown"
-                   else nbformat.v4.new_raw_cell)(source=source, metadata=meta)
+            new = (
+                nbformat.v4.new_markdown_cell
+                if cell.cell_type == "markdown"
+                else nbformat.v4.new_raw_cell
+            )(source=source, metadata=meta)
         else:
             if RAISES_TAG in meta.get("tags", []):
                 raise ExerciseBuildError(
@@ -344,15 +350,20 @@ def _is_executed(nb: NotebookNode) -> bool:
     return all(c.execution_count is not None for c in nb.cells if c.cell_type == "code")
 
 
-def execute_notebook(nb: NotebookNode, cwd: str | os.PathLike, timeout: int = 300,
-                     allow_errors: bool = True) -> NotebookNode:
+def execute_notebook(
+    nb: NotebookNode, cwd: str | os.PathLike, timeout: int = 300, allow_errors: bool = True
+) -> NotebookNode:
     """Run ``nb`` in place in a fresh kernel of the current environment (working dir ``cwd``)
     and normalise the result so that reruns give the same bytes: no timing metadata, error
     tracebacks reduced to their last line (``AssertionError: message``), standard metadata."""
     from nbclient import NotebookClient
 
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name=_KERNEL, allow_errors=allow_errors, record_timing=False,
+        nb,
+        timeout=timeout,
+        kernel_name=_KERNEL,
+        allow_errors=allow_errors,
+        record_timing=False,
         resources={"metadata": {"path": str(cwd)}},
     )
     client.execute()
@@ -381,12 +392,16 @@ def _verify_exercise(nb: NotebookNode, where: Path) -> None:
     raised = {i for i, _ in _errors(nb)}
     for i, ename in _errors(nb):
         if RAISES_TAG not in nb.cells[i].metadata.get("tags", []):
-            problems.append(f"cell {i + 1} raised {ename} but is not tagged '{RAISES_TAG}' "
-                            f"(make it independent of the exercise functions)")
+            problems.append(
+                f"cell {i + 1} raised {ename} but is not tagged '{RAISES_TAG}' "
+                f"(make it independent of the exercise functions)"
+            )
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and CHECK_CALL in cell.source and i not in raised:
-            problems.append(f"cell {i + 1} is a check cell that passed on the stubs: the check "
-                            f"cannot tell an unfilled exercise from a solution")
+            problems.append(
+                f"cell {i + 1} is a check cell that passed on the stubs: the check "
+                f"cannot tell an unfilled exercise from a solution"
+            )
     if problems:
         raise ExerciseBuildError(f"{where}: " + "; ".join(problems))
 
@@ -417,8 +432,9 @@ def _solutions(solutions_dir: Path) -> list[Path]:
     return paths
 
 
-def stale_exercises(solutions_dir: str | os.PathLike = "solutions",
-                    exercises_dir: str | os.PathLike = "exercises") -> list[str]:
+def stale_exercises(
+    solutions_dir: str | os.PathLike = "solutions", exercises_dir: str | os.PathLike = "exercises"
+) -> list[str]:
     """Problems that make ``exercises_dir`` out of sync with ``solutions_dir`` (empty: in sync).
 
     Builds each exercise in memory (no execution) and compares it with the file, outputs and
@@ -446,10 +462,15 @@ def stale_exercises(solutions_dir: str | os.PathLike = "solutions",
     return problems
 
 
-def build(solutions_dir: str | os.PathLike = "solutions",
-          exercises_dir: str | os.PathLike = "exercises", *, execute: bool = True,
-          run_solutions: bool = False, timeout: int = 300,
-          log: Callable[[str], None] | None = print) -> BuildReport:
+def build(
+    solutions_dir: str | os.PathLike = "solutions",
+    exercises_dir: str | os.PathLike = "exercises",
+    *,
+    execute: bool = True,
+    run_solutions: bool = False,
+    timeout: int = 300,
+    log: Callable[[str], None] | None = print,
+) -> BuildReport:
     """Write ``exercises_dir/NAME.ipynb`` for every ``solutions_dir/NAME.ipynb``.
 
     ``execute``: run each exercise (stubs and all) and store its outputs, verifying that every
@@ -466,8 +487,11 @@ def build(solutions_dir: str | os.PathLike = "solutions",
             try:
                 execute_notebook(solution, sol.parent, timeout=timeout, allow_errors=False)
             except Exception as err:
-                what = (f"{err.ename}: {err.evalue}" if hasattr(err, "ename")
-                        else f"{type(err).__name__}: {err}")
+                what = (
+                    f"{err.ename}: {err.evalue}"
+                    if hasattr(err, "ename")
+                    else f"{type(err).__name__}: {err}"
+                )
                 raise ExerciseBuildError(
                     f"{sol}: the solution notebook failed: {' '.join(what.split())[:500]}"
                 ) from err
@@ -491,8 +515,10 @@ def build(solutions_dir: str | os.PathLike = "solutions",
             tagged = sum(RAISES_TAG in c.metadata.get("tags", []) for c in nb.cells)
             stubs = sum(c.source.count(STUB_MARK) for c in nb.cells if c.cell_type == "code")
             state = "unchanged" if sol.name in report.unchanged else "written"
-            log(f"{target}: {state}, {stubs} stubs, {tagged} cells tagged {RAISES_TAG} "
-                f"({report.seconds[sol.name]:.1f} s)")
+            log(
+                f"{target}: {state}, {stubs} stubs, {tagged} cells tagged {RAISES_TAG} "
+                f"({report.seconds[sol.name]:.1f} s)"
+            )
     return report
 
 
@@ -507,13 +533,21 @@ def _cmd_build(args: argparse.Namespace) -> int:
         if problems:
             for p in problems:
                 print(f"stale: {p}", file=sys.stderr)
-            print("run `colorlab exercises build` (or `python -m colorlab.exercises build`) to "
-                  "rebuild them", file=sys.stderr)
+            print(
+                "run `colorlab exercises build` (or `python -m colorlab.exercises build`) to "
+                "rebuild them",
+                file=sys.stderr,
+            )
             return 1
         print(f"{args.exercises} is in sync with {args.solutions}")
         return 0
-    build(args.solutions, args.exercises, execute=not args.no_execute,
-          run_solutions=args.run_solutions, timeout=args.timeout)
+    build(
+        args.solutions,
+        args.exercises,
+        execute=not args.no_execute,
+        run_solutions=args.run_solutions,
+        timeout=args.timeout,
+    )
     return 0
 
 
@@ -524,20 +558,39 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         "build",
         help="rebuild exercises/ from solutions/ (or check that it is in sync)",
         description="Turn every solutions/NAME.ipynb into exercises/NAME.ipynb: each "
-                    f"'{BEGIN}' ... '{END}' block becomes raise NotImplementedError(hint), "
-                    "the cells that depend on it are tagged raises-exception, and the notebook "
-                    "is executed so that its stored outputs show the failing checks.",
+        f"'{BEGIN}' ... '{END}' block becomes raise NotImplementedError(hint), "
+        "the cells that depend on it are tagged raises-exception, and the notebook "
+        "is executed so that its stored outputs show the failing checks.",
     )
-    b.add_argument("--solutions", type=Path, default=Path("solutions"), metavar="DIR",
-                   help="folder of the solution notebooks (default: solutions)")
-    b.add_argument("--exercises", type=Path, default=Path("exercises"), metavar="DIR",
-                   help="folder of the exercise notebooks (default: exercises)")
-    b.add_argument("--check", action="store_true",
-                   help="write nothing; exit 1 naming every exercise notebook out of sync")
-    b.add_argument("--no-execute", action="store_true",
-                   help="do not run the exercises (no stored outputs; --check reports them)")
-    b.add_argument("--run-solutions", action="store_true",
-                   help="first re-execute the solution notebooks in place (must run clean)")
+    b.add_argument(
+        "--solutions",
+        type=Path,
+        default=Path("solutions"),
+        metavar="DIR",
+        help="folder of the solution notebooks (default: solutions)",
+    )
+    b.add_argument(
+        "--exercises",
+        type=Path,
+        default=Path("exercises"),
+        metavar="DIR",
+        help="folder of the exercise notebooks (default: exercises)",
+    )
+    b.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 naming every exercise notebook out of sync",
+    )
+    b.add_argument(
+        "--no-execute",
+        action="store_true",
+        help="do not run the exercises (no stored outputs; --check reports them)",
+    )
+    b.add_argument(
+        "--run-solutions",
+        action="store_true",
+        help="first re-execute the solution notebooks in place (must run clean)",
+    )
     b.add_argument("--timeout", type=int, default=300, help="seconds per cell (default: 300)")
     b.set_defaults(func=_cmd_build)
 
@@ -548,7 +601,8 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
     The handler is stored as ``func`` (``args.func(args) -> int``), the parent CLI's convention.
     """
     parser = subparsers.add_parser(
-        "exercises", help="build the student exercise notebooks from the solutions",
+        "exercises",
+        help="build the student exercise notebooks from the solutions",
         description="Student exercises: build exercises/ from solutions/.",
     )
     _configure(parser)
@@ -557,8 +611,9 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m colorlab.exercises build [--solutions DIR] [--exercises DIR] [--check]``."""
-    parser = argparse.ArgumentParser(prog="python -m colorlab.exercises",
-                                     description="Build exercises/ from solutions/.")
+    parser = argparse.ArgumentParser(
+        prog="python -m colorlab.exercises", description="Build exercises/ from solutions/."
+    )
     _configure(parser)
     try:
         args = parser.parse_args(argv)

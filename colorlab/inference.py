@@ -165,8 +165,9 @@ def load_model(
     else:
         module = model
     if size is None:
-        size = (getattr(cfg, "image_size", None) or getattr(module, "image_size", None)
-                or DEFAULT_SIZE)
+        size = (
+            getattr(cfg, "image_size", None) or getattr(module, "image_size", None) or DEFAULT_SIZE
+        )
     module = module.to(dev)
     return LoadedModel(module=module, size=working_size(module, int(size)), device=dev, config=cfg)
 
@@ -329,8 +330,14 @@ def colorize_folder(
         batch = list(read_images(paths[start : start + batch_size]))
         if not batch:
             continue
-        outs = colorize_many(lm.module, [im for _, im in batch], size=lm.size, device=lm.device,
-                             batch_size=batch_size, dropout=dropout)
+        outs = colorize_many(
+            lm.module,
+            [im for _, im in batch],
+            size=lm.size,
+            device=lm.device,
+            batch_size=batch_size,
+            dropout=dropout,
+        )
         for (p, _), rgb in zip(batch, outs, strict=True):
             target = out_dir / p.relative_to(in_dir).with_suffix(".png")
             written.append(save_png(rgb, target))

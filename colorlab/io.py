@@ -127,8 +127,18 @@ class DataWarning(UserWarning):
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
-_PIL_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error,
-               IndexError, TypeError, KeyError, Image.DecompressionBombError)
+_PIL_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    struct.error,
+    zlib.error,
+    IndexError,
+    TypeError,
+    KeyError,
+    Image.DecompressionBombError,
+)
 
 
 def _gray_to_uint8(arr: np.ndarray, mode: str, path: PathLike) -> np.ndarray:
@@ -145,8 +155,11 @@ def _gray_to_uint8(arr: np.ndarray, mode: str, path: PathLike) -> np.ndarray:
     else:
         lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
         if not (np.isfinite(lo) and np.isfinite(hi)) or lo < 0:
-            raise BadImageError(path, f"mode {mode} image with values outside 0-65535 "
-                                      f"(min {lo}, max {hi}): no known intensity range")
+            raise BadImageError(
+                path,
+                f"mode {mode} image with values outside 0-65535 "
+                f"(min {lo}, max {hi}): no known intensity range",
+            )
         if mode == "F" and hi <= 1.0:
             scale = 255.0
         elif hi <= 255.0:
@@ -154,8 +167,9 @@ def _gray_to_uint8(arr: np.ndarray, mode: str, path: PathLike) -> np.ndarray:
         elif hi <= 65535.0:
             scale = 1.0 / 257.0
         else:
-            raise BadImageError(path, f"mode {mode} image with values up to {hi}: "
-                                      "no known intensity range")
+            raise BadImageError(
+                path, f"mode {mode} image with values up to {hi}: no known intensity range"
+            )
     return np.clip(np.rint(a * scale), 0, 255).astype(np.uint8)
 
 
@@ -211,8 +225,9 @@ def _decode(path: Path, draft: int | None) -> tuple[np.ndarray, tuple[int, int]]
         return _pil_to_rgb(im, path), full_size
 
 
-def read_image_and_size(path: PathLike, draft: int | None = None
-                        ) -> tuple[np.ndarray, tuple[int, int]]:
+def read_image_and_size(
+    path: PathLike, draft: int | None = None
+) -> tuple[np.ndarray, tuple[int, int]]:
     """Read ``path`` as RGB uint8; returns ``(image, (width, height))`` of the full-size file.
 
     ``draft`` lets JPEG decoding shrink by a power of two as long as both sides stay at least
@@ -229,13 +244,15 @@ def read_image_and_size(path: PathLike, draft: int | None = None
     except BadImageError:
         raise
     except UnidentifiedImageError as err:
-        raise BadImageError(path, "not an image file (no image format recognises its bytes)") \
-            from err
+        raise BadImageError(
+            path, "not an image file (no image format recognises its bytes)"
+        ) from err
     except Image.DecompressionBombError as err:
         raise BadImageError(path, f"image too large ({err})") from err
     except _PIL_ERRORS as err:
-        raise BadImageError(path, f"truncated or corrupt image data ({type(err).__name__}: "
-                                  f"{err})") from err
+        raise BadImageError(
+            path, f"truncated or corrupt image data ({type(err).__name__}: {err})"
+        ) from err
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise BadImageError(path, f"decoded to an unusable array of shape {rgb.shape}")
     return np.ascontiguousarray(rgb), full_size
@@ -347,8 +364,7 @@ class WeightsFile:
             f"Download it again from {self.url}"
         )
 
-    def load(self, path: PathLike | None = None, argument: str = "path"
-             ) -> dict[str, torch.Tensor]:
+    def load(self, path: PathLike | None = None, argument: str = "path") -> dict[str, torch.Tensor]:
         """The state dict in ``path`` (default: the hub cache), read with ``weights_only=True``.
 
         ``argument`` is the name under which the caller's user passes ``path`` (for the message).
@@ -363,6 +379,7 @@ class WeightsFile:
         except Exception as err:  # corrupt, truncated, not a PyTorch file
             raise self.unusable(file, err) from err
         if not isinstance(state, dict):
-            raise self.unusable(file, TypeError(f"it holds a {type(state).__name__}, not a "
-                                                "state dict"))
+            raise self.unusable(
+                file, TypeError(f"it holds a {type(state).__name__}, not a state dict")
+            )
         return state

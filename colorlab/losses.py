@@ -291,7 +291,8 @@ class GANLoss(nn.Module):
         ``loss = 0.5 * (d_real + d_fake)``: pix2pix divides D's objective by 2 to slow down the
         rate at which D learns relative to G (seed 001). That holds for SGD, whose step scales
         with the gradient; Adam normalises the gradient scale away, so there the factor mostly
-        changes the logged value (notebook 5 measures both). For wgan ``loss = d_real + d_fake = mean(fake) -
+        changes the logged value (notebook 5 measures both). For wgan
+        ``loss = d_real + d_fake = mean(fake) -
         mean(real)`` unhalved (add ``LAMBDA_GP * gradient_penalty(...)`` for WGAN-GP).
         One-sided label smoothing applies to ``d_real`` only.
         """
@@ -301,7 +302,7 @@ class GANLoss(nn.Module):
         return loss, {"d_real": d_real.detach(), "d_fake": d_fake.detach()}
 
     def g_loss(self, pred_fake: Tensor) -> Tensor:
-        """Generator adversarial loss, the non-saturating form: ``pred_fake`` = D(x, G(x)) -> scalar.
+        """Generator adversarial loss, non-saturating: ``pred_fake`` = D(x, G(x)) -> scalar.
 
         For vanilla, G is trained to *maximise* ``log D(x, G(x))``, i.e. to minimise
         ``BCE(pred_fake, 1)``, rather than to minimise ``log(1 - D(x, G(x)))`` (seed 001): both
@@ -375,7 +376,9 @@ def gradient_penalty(
             f"{tuple(real.shape)} and {tuple(fake.shape)}"
         )
     if real.dim() < 2:
-        raise ValueError(f"gradient_penalty: expected (B, ...) inputs, got shape {tuple(real.shape)}")
+        raise ValueError(
+            f"gradient_penalty: expected (B, ...) inputs, got shape {tuple(real.shape)}"
+        )
     if isinstance(D, nn.Module) and any(
         isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules()
     ):
@@ -462,7 +465,9 @@ class ClassificationLoss(nn.Module):
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         if logits.dim() != 2:
-            raise ValueError(f"ClassificationLoss: logits must be (B, C), got {tuple(logits.shape)}")
+            raise ValueError(
+                f"ClassificationLoss: logits must be (B, C), got {tuple(logits.shape)}"
+            )
         if target.is_floating_point():
             return self._soft(logits, target)
         if target.shape != logits.shape[:1]:
@@ -535,15 +540,29 @@ class Objective(nn.Module):
         clip_value: weight clipping bound (used by ``wgan``).
     """
 
-    def __init__(self, gan_mode: str = "vanilla", *, rec_kind: str = "l1",
-                 lambda_rec: float = 100.0, lambda_adv: float = 1.0, lambda_class: float = 0.0,
-                 label_smoothing: float = 0.0, lambda_gp: float = LAMBDA_GP,
-                 clip_value: float = WGAN_CLIP) -> None:
+    def __init__(
+        self,
+        gan_mode: str = "vanilla",
+        *,
+        rec_kind: str = "l1",
+        lambda_rec: float = 100.0,
+        lambda_adv: float = 1.0,
+        lambda_class: float = 0.0,
+        label_smoothing: float = 0.0,
+        lambda_gp: float = LAMBDA_GP,
+        clip_value: float = WGAN_CLIP,
+    ) -> None:
         super().__init__()
         if gan_mode not in ADVERSARIAL_MODES:
-            raise ValueError(f"unknown gan_mode {gan_mode!r}; valid: {', '.join(ADVERSARIAL_MODES)}")
-        for name, value in (("lambda_rec", lambda_rec), ("lambda_adv", lambda_adv),
-                            ("lambda_class", lambda_class), ("lambda_gp", lambda_gp)):
+            raise ValueError(
+                f"unknown gan_mode {gan_mode!r}; valid: {', '.join(ADVERSARIAL_MODES)}"
+            )
+        for name, value in (
+            ("lambda_rec", lambda_rec),
+            ("lambda_adv", lambda_adv),
+            ("lambda_class", lambda_class),
+            ("lambda_gp", lambda_gp),
+        ):
             if not value >= 0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
         self.gan_mode, self.mode = gan_mode, ADVERSARIAL_MODES[gan_mode]
@@ -558,17 +577,26 @@ class Objective(nn.Module):
     @classmethod
     def from_config(cls, cfg: Any) -> Objective:
         """The objective of a :class:`colorlab.config.TrainConfig` (its loss fields)."""
-        return cls(cfg.gan_mode, rec_kind=cfg.rec_kind, lambda_rec=cfg.lambda_rec,
-                   lambda_adv=cfg.lambda_adv, lambda_class=cfg.lambda_class,
-                   label_smoothing=cfg.label_smoothing, lambda_gp=cfg.lambda_gp,
-                   clip_value=cfg.clip_value)
+        return cls(
+            cfg.gan_mode,
+            rec_kind=cfg.rec_kind,
+            lambda_rec=cfg.lambda_rec,
+            lambda_adv=cfg.lambda_adv,
+            lambda_class=cfg.lambda_class,
+            label_smoothing=cfg.label_smoothing,
+            lambda_gp=cfg.lambda_gp,
+            clip_value=cfg.clip_value,
+        )
 
     def extra_repr(self) -> str:
-        return (f"gan_mode={self.gan_mode!r}, lambda_rec={self.lambda_rec}, "
-                f"lambda_adv={self.lambda_adv}, lambda_class={self.lambda_class}")
+        return (
+            f"gan_mode={self.gan_mode!r}, lambda_rec={self.lambda_rec}, "
+            f"lambda_adv={self.lambda_adv}, lambda_class={self.lambda_class}"
+        )
 
-    def d_loss(self, D: nn.Module, L: Tensor, real_ab: Tensor, fake_ab: Tensor,
-               precision: Any = None) -> tuple[Tensor, dict[str, Tensor]]:
+    def d_loss(
+        self, D: nn.Module, L: Tensor, real_ab: Tensor, fake_ab: Tensor, precision: Any = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         """D's loss on real ``(L, real_ab)`` and fake ``(L, fake_ab)`` pairs, ``(B,C,H,W)`` each.
 
         ``fake_ab`` is detached (D's loss trains D only). Returns ``(total, parts)``: ``parts``
@@ -591,9 +619,16 @@ class Objective(nn.Module):
         parts["d_loss"] = total.detach()
         return total, parts
 
-    def g_loss(self, D: nn.Module | None, L: Tensor, real_ab: Tensor, fake_ab: Tensor,
-               class_logits: Tensor | None = None, labels: Tensor | None = None,
-               precision: Any = None) -> tuple[Tensor, dict[str, Tensor]]:
+    def g_loss(
+        self,
+        D: nn.Module | None,
+        L: Tensor,
+        real_ab: Tensor,
+        fake_ab: Tensor,
+        class_logits: Tensor | None = None,
+        labels: Tensor | None = None,
+        precision: Any = None,
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         """G's loss for ``fake_ab = G(L)`` (still carrying its graph) against ``real_ab``.
 
         ``lambda_rec * rec + lambda_adv * adv + lambda_class * CE``; the adversarial term is

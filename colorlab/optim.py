@@ -50,8 +50,9 @@ SCHEDULERS: dict[str | None, Callable[..., Any] | None] = {
 }
 
 
-def build_optimizer(params: Iterable[nn.Parameter], lr: float,
-                    cfg: TrainConfig) -> torch.optim.Optimizer:
+def build_optimizer(
+    params: Iterable[nn.Parameter], lr: float, cfg: TrainConfig
+) -> torch.optim.Optimizer:
     """``OPTIMIZERS[cfg.optimizer](params, lr, cfg)``."""
     if cfg.optimizer not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {cfg.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")

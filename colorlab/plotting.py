@@ -53,7 +53,16 @@ __all__ = [
 
 #: Keys a training history may hold (``colorlab.train`` records them per step).
 HISTORY_KEYS: tuple[str, ...] = (
-    "step", "epoch", "d_real", "d_fake", "d_loss", "g_adv", "g_rec", "g_class", "gp", "lr_g",
+    "step",
+    "epoch",
+    "d_real",
+    "d_fake",
+    "d_loss",
+    "g_adv",
+    "g_rec",
+    "g_class",
+    "gp",
+    "lr_g",
     "lr_d",
 )
 
@@ -144,13 +153,15 @@ def _series(history: Mapping[str, Any], key: str, where: str) -> np.ndarray:
     """history[key] as a float array (None -> NaN), with a clear error for non-numbers."""
     values = history[key]
     if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
-        raise ValueError(f"{where}: history[{key!r}] must be a list of numbers, "
-                         f"got {type(values).__name__}")
+        raise ValueError(
+            f"{where}: history[{key!r}] must be a list of numbers, got {type(values).__name__}"
+        )
     try:
         return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{where}: history[{key!r}] holds a value that is not a number "
-                         f"({err})") from None
+        raise ValueError(
+            f"{where}: history[{key!r}] holds a value that is not a number ({err})"
+        ) from None
 
 
 def _check_history(history: Any, where: str) -> None:
@@ -187,8 +198,9 @@ def _plot_series(
 
 
 def _check_smooth(smooth: int | None, where: str) -> None:
-    if smooth is not None and (isinstance(smooth, bool) or not isinstance(smooth, int)
-                               or smooth < 1):
+    if smooth is not None and (
+        isinstance(smooth, bool) or not isinstance(smooth, int) or smooth < 1
+    ):
         raise ValueError(
             f"{where}: smooth must be None (automatic) or a window of >= 1 steps, got {smooth!r}"
         )
@@ -208,7 +220,8 @@ def plot_history(
 
     * left, "Discriminator real/fake loss": ``d_real``, ``d_fake`` (and ``d_loss``);
     * right, "Generator adversarial / reconstruction loss": ``g_adv``, ``g_class``, ``gp`` on the
-      left y-axis and ``g_rec`` (unweighted; G minimises lambda_rec times it) on a twin right y-axis;
+      left y-axis and ``g_rec`` (unweighted; G minimises lambda_rec times it) on a twin right
+      y-axis;
       ``g_rec`` alone (L1 pretraining) is drawn on the panel's main axis;
     * with ``show_lr=True``, a third panel with ``lr_g`` and ``lr_d``.
 
@@ -291,8 +304,9 @@ def compare_histories(
     """
     where = "compare_histories"
     if not isinstance(histories, Mapping) or not histories:
-        raise ValueError(f"{where}: expected a non-empty dict {{run name: history}}, "
-                         f"got {histories!r:.80}")
+        raise ValueError(
+            f"{where}: expected a non-empty dict {{run name: history}}, got {histories!r:.80}"
+        )
     for name, history in histories.items():
         _check_history(history, f"{where} (run {name!r})")
     _check_smooth(smooth, where)
@@ -339,11 +353,13 @@ def _image_hwc(img: Any, name: str) -> np.ndarray:
         if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] in (1, 3))):
             channels_first = arr.ndim == 3 and arr.shape[0] in (1, 3)
             hint = " (channels-first: transpose to HxWx3)" if channels_first else ""
-            raise ValueError(f"{name}: an array image must be HxWx3, HxWx1 or HxW; "
-                             f"got {arr.shape}{hint}")
+            raise ValueError(
+                f"{name}: an array image must be HxWx3, HxWx1 or HxW; got {arr.shape}{hint}"
+            )
     else:
-        raise TypeError(f"{name}: expected a torch.Tensor or numpy array image, "
-                        f"got {type(img).__name__}")
+        raise TypeError(
+            f"{name}: expected a torch.Tensor or numpy array image, got {type(img).__name__}"
+        )
     if arr.dtype == np.uint8:
         arr = arr.astype(np.float32) / 255.0
     elif arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
@@ -369,8 +385,9 @@ def _image_batch(images: Any, name: str) -> list[np.ndarray]:
             return [_image_hwc(im, f"{name}[{i}]") for i, im in enumerate(images)]
         if images.dim() == 3 and images.shape[0] in (1, 3):
             return [_image_hwc(images, name)]
-        raise ValueError(f"{name}: expected a (B,3,H,W) or (B,1,H,W) tensor, "
-                         f"got shape {tuple(images.shape)}")
+        raise ValueError(
+            f"{name}: expected a (B,3,H,W) or (B,1,H,W) tensor, got shape {tuple(images.shape)}"
+        )
     if isinstance(images, np.ndarray):
         if images.ndim == 4:
             return [_image_hwc(im, f"{name}[{i}]") for i, im in enumerate(images)]
@@ -379,8 +396,9 @@ def _image_batch(images: Any, name: str) -> list[np.ndarray]:
         if not images:
             raise ValueError(f"{name}: no images given")
         return [_image_hwc(im, f"{name}[{i}]") for i, im in enumerate(images)]
-    raise TypeError(f"{name}: expected a tensor, an array or a list of images, "
-                    f"got {type(images).__name__}")
+    raise TypeError(
+        f"{name}: expected a tensor, an array or a list of images, got {type(images).__name__}"
+    )
 
 
 def _show(ax: Axes, img: np.ndarray) -> None:
@@ -419,8 +437,9 @@ def results_grid(
     if len(set(counts.values())) != 1:
         raise ValueError(f"{where}: the columns hold different numbers of images: {counts}")
     if len(titles) < len(columns):
-        raise ValueError(f"{where}: {len(columns)} columns need {len(columns)} titles, "
-                         f"got {list(titles)}")
+        raise ValueError(
+            f"{where}: {len(columns)} columns need {len(columns)} titles, got {list(titles)}"
+        )
     if max_rows < 1:
         raise ValueError(f"{where}: max_rows must be >= 1, got {max_rows}")
     rows = min(len(batches[0]), max_rows)
@@ -445,8 +464,9 @@ def _axis_colormap(channel: int, limit: float, lightness: float = 70.0, n: int =
     return ListedColormap(rgb, name="lab_" + "ab"[channel - 1])
 
 
-def show_lab_channels(rgb: Any, path: str | os.PathLike[str] | None = None,
-                      colorbar: bool = True) -> Figure:
+def show_lab_channels(
+    rgb: Any, path: str | os.PathLike[str] | None = None, colorbar: bool = True
+) -> Figure:
     """An RGB image beside its L, a and b channels (seed 000's figure).
 
     Args:
@@ -464,8 +484,9 @@ def show_lab_channels(rgb: Any, path: str | os.PathLike[str] | None = None,
     where = "show_lab_channels"
     if isinstance(rgb, torch.Tensor) and rgb.dim() == 4:
         if rgb.shape[0] != 1:
-            raise ValueError(f"{where}: expected one image, got a batch of {rgb.shape[0]}; "
-                             "pass rgb[i]")
+            raise ValueError(
+                f"{where}: expected one image, got a batch of {rgb.shape[0]}; pass rgb[i]"
+            )
         rgb = rgb[0]
     if isinstance(rgb, np.ndarray) and rgb.ndim == 4:
         raise ValueError(f"{where}: expected one HxWx3 image, got an array of shape {rgb.shape}")

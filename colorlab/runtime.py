@@ -31,9 +31,20 @@ from colorlab.errors import ConfigError
 if TYPE_CHECKING:
     from colorlab.config import TrainConfig
 
-__all__ = ["PROFILES", "ENV_VAR", "profile", "default_device", "seed_everything",
-           "setup_notebook", "Precision", "Runtime", "resolve_runtime", "env_int",
-           "want_progress", "progress_bar"]
+__all__ = [
+    "PROFILES",
+    "ENV_VAR",
+    "profile",
+    "default_device",
+    "seed_everything",
+    "setup_notebook",
+    "Precision",
+    "Runtime",
+    "resolve_runtime",
+    "env_int",
+    "want_progress",
+    "progress_bar",
+]
 
 PROFILES = ("quick", "full")
 ENV_VAR = "COLORLAB_PROFILE"
@@ -67,8 +78,15 @@ def setup_notebook(seed: int = 0) -> tuple[str, torch.device]:
     Returns ``(profile, device)`` so the notebook can size its work with the one switch.
     """
     seed_everything(seed)
-    mpl.rcParams.update({"figure.figsize": (8, 3), "figure.dpi": 80, "savefig.dpi": 80,
-                         "image.interpolation": "nearest", "axes.grid": False})
+    mpl.rcParams.update(
+        {
+            "figure.figsize": (8, 3),
+            "figure.dpi": 80,
+            "savefig.dpi": 80,
+            "image.interpolation": "nearest",
+            "axes.grid": False,
+        }
+    )
     prof, device = profile(), default_device()
     print(f"colorlab {__version__} | profile: {prof} | device: {device} | seed: {seed}")
     return prof, device

@@ -59,16 +59,20 @@ RGB_SCALE: float = 127.5
 def _rgb_batch(rgb: Tensor, where: str) -> Tensor:
     """Check an RGB input: ``(B,3,H,W)`` or ``(3,H,W)`` float in [0,1] -> ``(B,3,H,W)``."""
     if not isinstance(rgb, Tensor):
-        raise TypeError(f"{where}: expected a torch tensor (B,3,H,W) in [0,1], "
-                        f"got {type(rgb).__name__}")
+        raise TypeError(
+            f"{where}: expected a torch tensor (B,3,H,W) in [0,1], got {type(rgb).__name__}"
+        )
     if rgb.dim() == 3:
         rgb = rgb[None]
     if rgb.dim() != 4 or rgb.shape[1] != 3:
-        raise ValueError(f"{where}: expected RGB of shape (B,3,H,W) or (3,H,W), "
-                         f"got {tuple(rgb.shape)}")
+        raise ValueError(
+            f"{where}: expected RGB of shape (B,3,H,W) or (3,H,W), got {tuple(rgb.shape)}"
+        )
     if not rgb.is_floating_point():
-        raise TypeError(f"{where}: expected a float tensor in [0,1], got {rgb.dtype} "
-                        f"(divide uint8 images by 255)")
+        raise TypeError(
+            f"{where}: expected a float tensor in [0,1], got {rgb.dtype} "
+            f"(divide uint8 images by 255)"
+        )
     return rgb
 
 
@@ -172,8 +176,17 @@ class EdgesToPhoto(Task):
         """
         rgb = _rgb_batch(rgb, "EdgesToPhoto.edges")
         lightness = (rgb_to_lab(rgb.detach().to("cpu", torch.float64))[:, 0] / L_MAX).numpy()
-        maps = np.stack([canny(img, sigma=self.sigma, low_threshold=self.low_threshold,
-                               high_threshold=self.high_threshold) for img in lightness])
+        maps = np.stack(
+            [
+                canny(
+                    img,
+                    sigma=self.sigma,
+                    low_threshold=self.low_threshold,
+                    high_threshold=self.high_threshold,
+                )
+                for img in lightness
+            ]
+        )
         return torch.from_numpy(maps)[:, None].to(rgb.device)
 
     def pair(self, rgb: Tensor, train: bool = False) -> tuple[Tensor, Tensor]:
@@ -214,8 +227,14 @@ class Inpainting(Task):
         if not 0.0 < self.hole < 1.0:
             raise ValueError(f"Inpainting: hole must be in (0, 1), got {self.hole}")
 
-    def mask(self, batch: int, height: int, width: int, train: bool = False,
-             device: torch.device | str | None = None) -> Tensor:
+    def mask(
+        self,
+        batch: int,
+        height: int,
+        width: int,
+        train: bool = False,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
         """Boolean ``(B,1,H,W)``, True in the missing square (centred; random with ``train``)."""
         side_h = max(1, int(round(self.hole * height)))
         side_w = max(1, int(round(self.hole * width)))
@@ -227,8 +246,12 @@ class Inpainting(Task):
             x0 = torch.full((batch,), (width - side_w) // 2)
         rows = torch.arange(height)[None, :, None]
         cols = torch.arange(width)[None, None, :]
-        inside = ((rows >= y0[:, None, None]) & (rows < (y0 + side_h)[:, None, None])
-                  & (cols >= x0[:, None, None]) & (cols < (x0 + side_w)[:, None, None]))
+        inside = (
+            (rows >= y0[:, None, None])
+            & (rows < (y0 + side_h)[:, None, None])
+            & (cols >= x0[:, None, None])
+            & (cols < (x0 + side_w)[:, None, None])
+        )
         return inside[:, None].to(device)
 
     def pair(self, rgb: Tensor, train: bool = False) -> tuple[Tensor, Tensor]:
@@ -300,11 +323,17 @@ class TaskDataset(Dataset):
 
     def __getitem__(self, index: int):
         item = self.base[index]
-        if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], Tensor)
-                and item[0].dim() == 3 and item[0].shape[0] == 3):
+        if not (
+            isinstance(item, (tuple, list))
+            and len(item) == 2
+            and isinstance(item[0], Tensor)
+            and item[0].dim() == 3
+            and item[0].shape[0] == 3
+        ):
             raise TypeError(
                 f"TaskDataset: item {index} of the wrapped dataset is not (rgb (3,S,S), label); "
-                f"build it with rgb=True (e.g. LabDataset(..., rgb=True))")
+                f"build it with rgb=True (e.g. LabDataset(..., rgb=True))"
+            )
         rgb, label = item
         inp, target = self.task.pair(rgb[None], train=self.train)
         if self.labels is None:

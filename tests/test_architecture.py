@@ -81,7 +81,7 @@ def test_no_import_cycle_inside_colorlab():
         state[node] = "open"
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == "open":
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt, stack + [nxt])
         state[node] = "done"
@@ -93,26 +93,34 @@ def test_no_import_cycle_inside_colorlab():
 
 
 def test_colorizing_and_evaluating_do_not_import_the_trainer():
-    code = ("import sys, colorlab.inference, colorlab.evaluate, colorlab.checkpoint; "
-            "print([m for m in sys.modules if m.startswith('colorlab.train')])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=REPO, check=True).stdout
+    code = (
+        "import sys, colorlab.inference, colorlab.evaluate, colorlab.checkpoint; "
+        "print([m for m in sys.modules if m.startswith('colorlab.train')])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    ).stdout
     assert out.strip() == "[]"
 
 
 def _long_functions(path: Path) -> list[str]:
     tree = ast.parse(path.read_text())
-    return [f"{path.relative_to(REPO)}:{n.lineno} {n.name} ({n.end_lineno - n.lineno + 1})"
-            for n in ast.walk(tree)
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and n.end_lineno - n.lineno + 1 > MAX_FUNCTION_LINES]
+    return [
+        f"{path.relative_to(REPO)}:{n.lineno} {n.name} ({n.end_lineno - n.lineno + 1})"
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and n.end_lineno - n.lineno + 1 > MAX_FUNCTION_LINES
+    ]
 
 
 def test_no_function_over_100_lines_and_no_module_over_900():
     too_long = [f for p in _modules().values() for f in _long_functions(p)]
     assert not too_long, too_long
-    big = {str(p.relative_to(REPO)): n for p in _modules().values()
-           if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    big = {
+        str(p.relative_to(REPO)): n
+        for p in _modules().values()
+        if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    }
     assert not big, big
 
 
@@ -149,11 +157,21 @@ def test_the_reconstruction_weight_has_one_name():
 class ToyGenerator(nn.Module):
     """A 1x1 convolution: ``(B,in,S,S) -> (B,out,S,S)`` in [-1,1]."""
 
-    def __init__(self, in_channels: int = 1, out_channels: int = 2,
-                 image_size: int | None = None, *, width: int = 4) -> None:
+    def __init__(
+        self,
+        in_channels: int = 1,
+        out_channels: int = 2,
+        image_size: int | None = None,
+        *,
+        width: int = 4,
+    ) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(in_channels, width, 1), nn.Tanh(),
-                                 nn.Conv2d(width, out_channels, 1), nn.Tanh())
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, width, 1),
+            nn.Tanh(),
+            nn.Conv2d(width, out_channels, 1),
+            nn.Tanh(),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -162,8 +180,15 @@ class ToyGenerator(nn.Module):
 def test_a_new_model_is_one_registry_line_and_trains(tmp_path, monkeypatch):
     monkeypatch.setitem(GENERATORS, "toy", ModelSpec(ToyGenerator))
     cfg = get_preset("quick", "quick").replace(
-        generator="toy", generator_kwargs={"width": 3}, n_images=40, batch_size=4, max_steps=2,
-        discriminator_kwargs={"n_layers": 1, "ndf": 4}, log_every=1, checkpoint_every=0)
+        generator="toy",
+        generator_kwargs={"width": 3},
+        n_images=40,
+        batch_size=4,
+        max_steps=2,
+        discriminator_kwargs={"n_layers": 1, "ndf": 4},
+        log_every=1,
+        checkpoint_every=0,
+    )
     history = train(cfg, tmp_path, progress=False)
     assert history["step"] == [1, 2] and "g_adv" in history
     G, loaded = load_generator(tmp_path / "last.pt")
@@ -192,15 +217,40 @@ def test_what_train_and_colorize_write_follows_the_umask(tmp_path, umask):
     Image.new("RGB", (40, 30), (200, 120, 40)).save(photo)
     old = __import__("os").umask(umask)
     try:
-        assert main(["train", "--out", str(tmp_path / "run"), "--set", "max_steps=2",
-                     "--set", "n_images=40", "--set", "batch_size=4",
-                     "--set", "generator_kwargs.ngf=4", "--set", "discriminator_kwargs.ndf=4",
-                     "--progress", "off"]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    "--out",
+                    str(tmp_path / "run"),
+                    "--set",
+                    "max_steps=2",
+                    "--set",
+                    "n_images=40",
+                    "--set",
+                    "batch_size=4",
+                    "--set",
+                    "generator_kwargs.ngf=4",
+                    "--set",
+                    "discriminator_kwargs.ndf=4",
+                    "--progress",
+                    "off",
+                ]
+            )
+            == 0
+        )
         assert main(["colorize", str(tmp_path / "run" / "last.pt"), str(photo)]) == 0
     finally:
         __import__("os").umask(old)
     written = [p for p in (tmp_path / "run").iterdir()] + [tmp_path / "photo_color.png"]
-    assert {p.name for p in written} >= {"last.pt", "config.json", "log.jsonl", "metrics.json",
-                                         "loss_curves.png", "results_grid.png", "photo_color.png"}
+    assert {p.name for p in written} >= {
+        "last.pt",
+        "config.json",
+        "log.jsonl",
+        "metrics.json",
+        "loss_curves.png",
+        "results_grid.png",
+        "photo_color.png",
+    }
     for p in written:
         assert p.stat().st_mode & 0o777 == 0o666 & ~umask, p.name

@@ -17,10 +17,17 @@ from colorlab.train import build_generator, train
 def tiny(**changes):
     """The quick recipe shrunk to a few milliseconds per step (32 px, 8-channel networks)."""
     cfg = get_preset("quick", "quick").replace(
-        n_images=40, batch_size=4, image_size=32, max_steps=4, log_every=1, checkpoint_every=0,
+        n_images=40,
+        batch_size=4,
+        image_size=32,
+        max_steps=4,
+        log_every=1,
+        checkpoint_every=0,
         generator_kwargs={"num_downs": 5, "ngf": 8},
         discriminator_kwargs={"n_layers": 2, "ndf": 8},
-        lambda_adv=1.0, label_smoothing=0.0, scheduler=None,  # plain pix2pix weights
+        lambda_adv=1.0,
+        label_smoothing=0.0,
+        scheduler=None,  # plain pix2pix weights
     )
     return cfg.replace(**changes)
 
@@ -34,8 +41,22 @@ def run_dir(tmp_path_factory):
 
 def test_checkpoint_holds_the_full_state(run_dir):
     state = ck.load_checkpoint(run_dir / "last.pt")
-    for key in ("config", "generator", "discriminator", "opt_g", "opt_d", "sched_g", "sched_d",
-                "scaler_g", "scaler_d", "history", "rng", "step", "epoch", "complete"):
+    for key in (
+        "config",
+        "generator",
+        "discriminator",
+        "opt_g",
+        "opt_d",
+        "sched_g",
+        "sched_d",
+        "scaler_g",
+        "scaler_d",
+        "history",
+        "rng",
+        "step",
+        "epoch",
+        "complete",
+    ):
         assert key in state, key
     assert state["format"] == ck.FORMAT and state["step"] == 4 and state["complete"]
     assert state["opt_g"]["state"] and state["opt_d"]["state"]  # Adam moments are kept

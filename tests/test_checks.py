@@ -25,16 +25,24 @@ from colorlab.losses import gradient_penalty
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 NOTEBOOK_OF = {
-    "srgb_to_linear": "01_lab_conversion", "rgb_to_lab": "01_lab_conversion",
-    "DownBlock": "02_unet_blocks", "UpBlock": "02_unet_blocks", "unet_forward": "02_unet_blocks",
+    "srgb_to_linear": "01_lab_conversion",
+    "rgb_to_lab": "01_lab_conversion",
+    "DownBlock": "02_unet_blocks",
+    "UpBlock": "02_unet_blocks",
+    "unet_forward": "02_unet_blocks",
     "receptive_field": "03_receptive_field",
-    "d_loss_vanilla": "04_gan_losses_and_steps", "g_loss_saturating": "04_gan_losses_and_steps",
-    "g_loss_non_saturating": "04_gan_losses_and_steps", "d_loss_lsgan": "04_gan_losses_and_steps",
-    "g_loss_lsgan": "04_gan_losses_and_steps", "d_step": "04_gan_losses_and_steps",
+    "d_loss_vanilla": "04_gan_losses_and_steps",
+    "g_loss_saturating": "04_gan_losses_and_steps",
+    "g_loss_non_saturating": "04_gan_losses_and_steps",
+    "d_loss_lsgan": "04_gan_losses_and_steps",
+    "g_loss_lsgan": "04_gan_losses_and_steps",
+    "d_step": "04_gan_losses_and_steps",
     "g_step": "04_gan_losses_and_steps",
-    "clip_weights": "05_wasserstein", "critic_step": "05_wasserstein",
+    "clip_weights": "05_wasserstein",
+    "critic_step": "05_wasserstein",
     "gradient_penalty": "05_wasserstein",
-    "psnr": "06_metrics_and_inference", "colorfulness": "06_metrics_and_inference",
+    "psnr": "06_metrics_and_inference",
+    "colorfulness": "06_metrics_and_inference",
     "colorize_any_size": "06_metrics_and_inference",
 }
 _NAMESPACES: dict[str, dict] = {}
@@ -104,8 +112,13 @@ def test_an_error_in_the_student_code_becomes_a_failed_case():
     def broken(c):
         return c.unknown_method()
 
-    message = fails(checks.check_srgb_to_linear, broken, r"^srgb_to_linear failed on case 1 of 3",
-                    r"your code raised AttributeError", r"hint:")
+    message = fails(
+        checks.check_srgb_to_linear,
+        broken,
+        r"^srgb_to_linear failed on case 1 of 3",
+        r"your code raised AttributeError",
+        r"hint:",
+    )
     assert "unknown_method" in message
 
 
@@ -133,15 +146,24 @@ def test_failure_messages_are_deterministic():
 
 def test_srgb_to_linear_mistakes():
     fails(checks.check_srgb_to_linear, lambda c: c**2.2, "power law c \\*\\* 2.2")
-    fails(checks.check_srgb_to_linear, lambda c: ((c + 0.055) / 1.055) ** 2.4,
-          "linear segment is missing")
+    fails(
+        checks.check_srgb_to_linear,
+        lambda c: ((c + 0.055) / 1.055) ** 2.4,
+        "linear segment is missing",
+    )
     fails(checks.check_srgb_to_linear, lambda c: c, "returned the input unchanged")
 
 
 def _lab_variant(rgb, *, gamma=True, white=True, swap_ab=False, channels_last=False):
     lin = solution("srgb_to_linear")(rgb) if gamma else rgb
-    m = torch.tensor([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169],
-                      [0.019334, 0.119193, 0.950227]], dtype=rgb.dtype)
+    m = torch.tensor(
+        [
+            [0.412453, 0.357580, 0.180423],
+            [0.212671, 0.715160, 0.072169],
+            [0.019334, 0.119193, 0.950227],
+        ],
+        dtype=rgb.dtype,
+    )
     t = torch.einsum("ij,bjhw->bihw", m, lin)
     if white:
         t = t / torch.tensor(WHITE_D65, dtype=rgb.dtype).view(1, 3, 1, 1)
@@ -153,16 +175,30 @@ def _lab_variant(rgb, *, gamma=True, white=True, swap_ab=False, channels_last=Fa
 
 
 def test_rgb_to_lab_mistakes():
-    fails(checks.check_rgb_to_lab, lambda rgb: rgb, "returned the RGB input unchanged, not Lab",
-          r"case 1 of 3", "expected:", "got:")
-    fails(checks.check_rgb_to_lab, lambda rgb: _lab_variant(rgb, gamma=False),
-          "skipped the sRGB gamma linearisation")
-    fails(checks.check_rgb_to_lab, lambda rgb: _lab_variant(rgb, white=False),
-          "did not divide XYZ by the D65 white point")
-    fails(checks.check_rgb_to_lab, lambda rgb: _lab_variant(rgb, swap_ab=True),
-          "a and b are swapped")
-    fails(checks.check_rgb_to_lab, lambda rgb: _lab_variant(rgb, channels_last=True),
-          "channels-last")
+    fails(
+        checks.check_rgb_to_lab,
+        lambda rgb: rgb,
+        "returned the RGB input unchanged, not Lab",
+        r"case 1 of 3",
+        "expected:",
+        "got:",
+    )
+    fails(
+        checks.check_rgb_to_lab,
+        lambda rgb: _lab_variant(rgb, gamma=False),
+        "skipped the sRGB gamma linearisation",
+    )
+    fails(
+        checks.check_rgb_to_lab,
+        lambda rgb: _lab_variant(rgb, white=False),
+        "did not divide XYZ by the D65 white point",
+    )
+    fails(
+        checks.check_rgb_to_lab, lambda rgb: _lab_variant(rgb, swap_ab=True), "a and b are swapped"
+    )
+    fails(
+        checks.check_rgb_to_lab, lambda rgb: _lab_variant(rgb, channels_last=True), "channels-last"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,8 +226,9 @@ def test_down_block_mistakes():
     fails(checks.check_down_block, _down(act=nn.ReLU()), "activation is ReLU")
     fails(checks.check_down_block, _down(act=nn.LeakyReLU()), "slope is 0.01")
     fails(checks.check_down_block, _down(kernel=3), "3x3")
-    fails(checks.check_down_block, _down(norm=False),
-          "BatchNorm2d\\(c_out\\) after the convolution")
+    fails(
+        checks.check_down_block, _down(norm=False), "BatchNorm2d\\(c_out\\) after the convolution"
+    )
 
 
 def _up(combine):
@@ -205,8 +242,13 @@ def _up(combine):
 
 
 def test_up_block_mistakes():
-    fails(checks.check_up_block, _up(lambda up, skip: up), "the skip is missing",
-          r"expected: \(2, 16, 8, 8\)", r"got:\s+\(2, 8, 8, 8\)")
+    fails(
+        checks.check_up_block,
+        _up(lambda up, skip: up),
+        "the skip is missing",
+        r"expected: \(2, 16, 8, 8\)",
+        r"got:\s+\(2, 8, 8, 8\)",
+    )
     fails(checks.check_up_block, _up(lambda up, skip: torch.cat([skip, up], 1)), "wrong order")
     fails(checks.check_up_block, _up(lambda up, skip: up + skip), "you added the skip")
     fails(checks.check_up_block, _up(lambda up, skip: torch.cat([up, skip], 0)), "dim 0")
@@ -242,8 +284,12 @@ def test_unet_forward_mistakes():
             x = up(x, skip)
         return x
 
-    fails(checks.check_unet_forward, not_reversed, "up block 0 received the skip of down block 0",
-          "reverse order")
+    fails(
+        checks.check_unet_forward,
+        not_reversed,
+        "up block 0 received the skip of down block 0",
+        "reverse order",
+    )
     fails(checks.check_unet_forward, bottleneck_as_skip, "bottleneck")
     fails(checks.check_unet_forward, no_head, "head was not applied")
 
@@ -271,8 +317,13 @@ def test_receptive_field_mistakes():
             rf += (k - 1) * jump
         return rf
 
-    fails(checks.check_receptive_field, no_stride_product, "forgot the stride product",
-          r"expected: 16", r"got:\s+10")
+    fails(
+        checks.check_receptive_field,
+        no_stride_product,
+        "forgot the stride product",
+        r"expected: 16",
+        r"got:\s+10",
+    )
     fails(checks.check_receptive_field, off_by_one, "off by one")
     fails(checks.check_receptive_field, stride_first, "after\\* adding")
     fails(checks.check_receptive_field, lambda layers: 70.5, "whole number")
@@ -291,24 +342,37 @@ def test_gan_loss_mistakes():
     fails(checks.check_d_loss_vanilla, lambda r, f: bce(r, 1) + bce(f, 0), "missing the factor 1/2")
     fails(checks.check_d_loss_vanilla, lambda r, f: -0.5 * (bce(r, 1) + bce(f, 0)), "wrong sign")
     fails(checks.check_d_loss_vanilla, lambda r, f: 0.5 * (bce(r, 0) + bce(f, 1)), "swapped")
+
     def naive(r, f):  # log(1 - sigmoid(50)) = log(0) = -inf in float32
         return -0.5 * (torch.log(torch.sigmoid(r)) + torch.log(1 - torch.sigmoid(f))).mean()
 
-    fails(checks.check_d_loss_vanilla, naive, "not finite", "binary_cross_entropy_with_logits",
-          "case 3 of 3")
-    fails(checks.check_d_loss_vanilla, lambda r, f: (0.5 * (bce(r, 1) + bce(f, 0))).item(),
-          "must be a torch tensor")
+    fails(
+        checks.check_d_loss_vanilla,
+        naive,
+        "not finite",
+        "binary_cross_entropy_with_logits",
+        "case 3 of 3",
+    )
+    fails(
+        checks.check_d_loss_vanilla,
+        lambda r, f: (0.5 * (bce(r, 1) + bce(f, 0))).item(),
+        "must be a torch tensor",
+    )
     fails(checks.check_g_loss_saturating, lambda f: bce(f, 0), "wrong sign")
     fails(checks.check_g_loss_non_saturating, lambda f: -bce(f, 1), "wrong sign")
     fails(checks.check_g_loss_non_saturating, lambda f: F.logsigmoid(-f).mean(), "saturating loss")
-    fails(checks.check_d_loss_lsgan, lambda r, f: ((r - 1) ** 2).mean() + (f**2).mean(),
-          "missing the factor 1/2")
+    fails(
+        checks.check_d_loss_lsgan,
+        lambda r, f: ((r - 1) ** 2).mean() + (f**2).mean(),
+        "missing the factor 1/2",
+    )
     fails(checks.check_g_loss_lsgan, lambda f: 0.5 * ((f - 1) ** 2).mean(), "halved")
     fails(checks.check_g_loss_lsgan, lambda f: (f**2).mean(), "target is wrong")
 
 
-def _d_step(*, detach=True, scale=0.5, sign=1.0, zero_grad=True, step=True, ret=True,
-            condition=True):
+def _d_step(
+    *, detach=True, scale=0.5, sign=1.0, zero_grad=True, step=True, ret=True, condition=True
+):
     def d_step(D, opt_d, L, real_ab, fake_ab):
         fake = fake_ab.detach() if detach else fake_ab
         join = (lambda ab: torch.cat([L, ab], 1)) if condition else (lambda ab: ab)
@@ -330,8 +394,12 @@ def test_d_step_mistakes():
     fails(checks.check_d_step, _d_step(zero_grad=False), "zero_grad")
     fails(checks.check_d_step, _d_step(step=False), "did not change")
     fails(checks.check_d_step, _d_step(ret=False), "forget `return`")
-    fails(checks.check_d_step, _d_step(condition=False), "raised RuntimeError",
-          r"torch\.cat\(\[L, ab\], dim=1\)")
+    fails(
+        checks.check_d_step,
+        _d_step(condition=False),
+        "raised RuntimeError",
+        r"torch\.cat\(\[L, ab\], dim=1\)",
+    )
 
 
 def _g_step(*, adv_sign=1.0, l1=True, fixed_lambda=None, detach_adv=False, saturating=False):
@@ -397,8 +465,14 @@ def _critic_step(*, clip_generator=False, sign=1.0, scale=1.0, clip_first=False,
                 fake_ab = G(L)
         else:
             fake_ab = G(L)
-        loss = sign * scale * (critic(torch.cat([L, fake_ab], 1)).mean()
-                               - critic(torch.cat([L, real_ab], 1)).mean())
+        loss = (
+            sign
+            * scale
+            * (
+                critic(torch.cat([L, fake_ab], 1)).mean()
+                - critic(torch.cat([L, real_ab], 1)).mean()
+            )
+        )
         opt_c.zero_grad()
         loss.backward()
         opt_c.step()
@@ -410,8 +484,11 @@ def _critic_step(*, clip_generator=False, sign=1.0, scale=1.0, clip_first=False,
 
 
 def test_critic_step_mistakes():
-    fails(checks.check_critic_step, _critic_step(clip_generator=True),
-          "clipped the generator's weights instead of the critic's")
+    fails(
+        checks.check_critic_step,
+        _critic_step(clip_generator=True),
+        "clipped the generator's weights instead of the critic's",
+    )
     fails(checks.check_critic_step, _critic_step(sign=-1.0), "wrong sign")
     fails(checks.check_critic_step, _critic_step(scale=0.5), "not halved")
     fails(checks.check_critic_step, _critic_step(clip_first=True), "clipped before the update")
@@ -423,8 +500,9 @@ def _gp(*, per_sample=True, squared=False, create_graph=True, swap=False, score=
         a, b = (fake, real) if swap else (real, fake)
         xhat = (eps * a + (1 - eps) * b).requires_grad_(True)
         out = critic(xhat)
-        (g,) = torch.autograd.grad(out.sum() if score == "sum" else out.mean(), xhat,
-                                   create_graph=create_graph)
+        (g,) = torch.autograd.grad(
+            out.sum() if score == "sum" else out.mean(), xhat, create_graph=create_graph
+        )
         if not per_sample:
             return weight * (g.norm() - 1) ** 2
         norm = g.flatten(1).pow(2).sum(1) if squared else g.flatten(1).norm(2, dim=1)
@@ -457,12 +535,12 @@ def test_gradient_penalty_reference_matches_the_library():
 
 
 def test_psnr_mistakes():
-    def on_unit_range(pred, target):          # scaled to [0, 1], peak left at 255
+    def on_unit_range(pred, target):  # scaled to [0, 1], peak left at 255
         p, t = np.asarray(pred, np.float64) / 255, np.asarray(target, np.float64) / 255
         mse = np.mean((p - t) ** 2)
         return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
-    def peak_one(pred, target):               # 0-255 data, the peak of [0, 1] images
+    def peak_one(pred, target):  # 0-255 data, the peak of [0, 1] images
         mse = np.mean((np.asarray(pred, np.float64) - np.asarray(target, np.float64)) ** 2)
         return float("inf") if mse == 0 else 10 * np.log10(1 / mse)
 
@@ -496,8 +574,11 @@ def _colorfulness(*, w_sigma=1.0, w_mu=0.3, absolute=False, uint8=False):
 
 
 def test_colorfulness_mistakes():
-    fails(checks.check_colorfulness, _colorfulness(w_sigma=0.3, w_mu=1.0),
-          "0.3 belongs to the mean term")
+    fails(
+        checks.check_colorfulness,
+        _colorfulness(w_sigma=0.3, w_mu=1.0),
+        "0.3 belongs to the mean term",
+    )
     fails(checks.check_colorfulness, _colorfulness(w_mu=1.0), "weighted by 0.3")
     fails(checks.check_colorfulness, _colorfulness(absolute=True), "absolute differences")
     fails(checks.check_colorfulness, _colorfulness(uint8=True), "wrapped around")
@@ -525,8 +606,16 @@ def _colorize(*, resize_output=False, return_small=False, raw_L=False):
 
 
 def test_colorize_any_size_mistakes():
-    fails(checks.check_colorize_any_size, _colorize(resize_output=True),
-          "lost the input's detail", "keep the input's full-resolution L")
-    fails(checks.check_colorize_any_size, _colorize(return_small=True), "working size",
-          r"expected: \(48, 80, 3\)")
+    fails(
+        checks.check_colorize_any_size,
+        _colorize(resize_output=True),
+        "lost the input's detail",
+        "keep the input's full-resolution L",
+    )
+    fails(
+        checks.check_colorize_any_size,
+        _colorize(return_small=True),
+        "working size",
+        r"expected: \(48, 80, 3\)",
+    )
     fails(checks.check_colorize_any_size, _colorize(raw_L=True), "normalised L in \\[-1, 1\\]")

@@ -15,8 +15,18 @@ from PIL import Image
 from colorlab.cli import main
 
 CONTRACT_KEYS = {"psnr", "ssim", "ab_l1", "colorfulness"}
-TINY = ["--set", "max_steps=2", "--set", "n_images=40", "--set", "batch_size=4",
-        "--set", "checkpoint_every=0", "--set", "log_every=1"]
+TINY = [
+    "--set",
+    "max_steps=2",
+    "--set",
+    "n_images=40",
+    "--set",
+    "batch_size=4",
+    "--set",
+    "checkpoint_every=0",
+    "--set",
+    "log_every=1",
+]
 
 
 EVAL_CALLS: list[dict] = []
@@ -47,7 +57,9 @@ def trained(tmp_path_factory):
 @pytest.fixture(scope="module")
 def image_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("imgs")
-    assert main(["data", "build-sample", str(root), "--n", "5", "--size", "40", "--part", "test"]) == 0
+    assert (
+        main(["data", "build-sample", str(root), "--n", "5", "--size", "40", "--part", "test"]) == 0
+    )
     assert len(list(root.rglob("*.png"))) == 5
     return root
 
@@ -200,8 +212,12 @@ def test_errors_are_one_line_and_non_zero(tmp_path, image_dir, capsys):
 def test_installed_entry_point_smoke(tmp_path):
     exe = shutil.which("colorlab")
     assert exe, "the colorlab entry point is not installed: pip install -e ."
-    proc = subprocess.run([exe, "evaluate", str(tmp_path / "nope.pt"), str(tmp_path)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [exe, "evaluate", str(tmp_path / "nope.pt"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"colorlab: error: checkpoint not found: {tmp_path / 'nope.pt'}"
     assert main(["--help"]) == 0

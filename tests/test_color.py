@@ -25,7 +25,7 @@ TOL = {torch.float64: 1e-6, torch.float32: 1e-3}  # max |error| in Lab units vs 
 
 
 def _real_images() -> dict[str, np.ndarray]:
-    """Three photos scikit-image ships, cropped to keep the tests fast, as float64 HxWx3 in [0,1]."""
+    """Three photos scikit-image ships, cropped to keep tests fast, as float64 HxWx3 in [0,1]."""
     photos = {
         "astronaut": skdata.astronaut(),
         "coffee": skdata.coffee(),

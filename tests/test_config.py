@@ -22,13 +22,26 @@ from colorlab.models import build_discriminator, build_generator
 EXPECTED_PRESETS = {
     "quick",
     # seed 002
-    "unet_30", "vanilla_gan_20", "ls_gan_20", "ls_gan_30", "vanilla_low_lambda_20",
+    "unet_30",
+    "vanilla_gan_20",
+    "ls_gan_20",
+    "ls_gan_30",
+    "vanilla_low_lambda_20",
     # seed 004
-    "gan_l1", "gan_l1_class", "wgan_gp_l2_class",
+    "gan_l1",
+    "gan_l1_class",
+    "wgan_gp_l2_class",
     # seed 000
-    "simple_adam", "simple_sgd", "normal_adam", "complex_adam", "wgan_rmsprop",
+    "simple_adam",
+    "simple_sgd",
+    "normal_adam",
+    "complex_adam",
+    "wgan_rmsprop",
     # seed 003
-    "cifar_unet", "cifar_unet_lrelu_bn", "cifar_gan", "cifar_gan_lrelu_bn",
+    "cifar_unet",
+    "cifar_unet_lrelu_bn",
+    "cifar_gan",
+    "cifar_gan_lrelu_bn",
 }
 
 
@@ -58,8 +71,21 @@ def test_quick_variant_is_cpu_sized(name):
     assert PRESET_VARIANTS[name].config("quick") == q  # a fresh copy every time
     full = get_preset(name, "full")
     # the recipe is kept: losses, weights and optimiser
-    for key in ("gan_mode", "rec_kind", "lambda_rec", "lambda_adv", "lambda_class", "optimizer",
-                "lr_g", "lr_d", "betas", "n_critic", "label_smoothing", "scheduler", "init_from"):
+    for key in (
+        "gan_mode",
+        "rec_kind",
+        "lambda_rec",
+        "lambda_adv",
+        "lambda_class",
+        "optimizer",
+        "lr_g",
+        "lr_d",
+        "betas",
+        "n_critic",
+        "label_smoothing",
+        "scheduler",
+        "init_from",
+    ):
         assert getattr(q, key) == getattr(full, key), key
 
 
@@ -82,7 +108,12 @@ def test_presets_carry_the_numbers_of_the_source_material():
     for name in ("unet_30", "vanilla_gan_20", "ls_gan_20", "ls_gan_30", "vanilla_low_lambda_20"):
         c = p[name]
         assert (c.lr_g, c.lr_d, c.betas, c.batch_size, c.image_size) == (
-            2e-4, 2e-4, (0.5, 0.99), 16, 256)
+            2e-4,
+            2e-4,
+            (0.5, 0.99),
+            16,
+            256,
+        )
         assert c.dataset == "coco_sample" and c.generator == "resnet18" and c.pretrained
     assert p["unet_30"].trainer == "fastai" and p["unet_30"].gan_mode == "none"
     assert p["unet_30"].epochs == 30
@@ -94,11 +125,22 @@ def test_presets_carry_the_numbers_of_the_source_material():
     # seed 004
     g = p["gan_l1"]
     assert (g.gan_mode, g.lambda_rec, g.label_smoothing, g.scheduler, g.eta_min, g.epochs) == (
-        "vanilla", 100.0, 0.1, "cosine", 2e-6, 30)
+        "vanilla",
+        100.0,
+        0.1,
+        "cosine",
+        2e-6,
+        30,
+    )
     assert p["gan_l1_class"].lambda_class == 0.003 and p["gan_l1_class"].n_classes == 205
     w = p["wgan_gp_l2_class"]
     assert (w.gan_mode, w.rec_kind, w.lambda_rec, w.lambda_adv, w.lambda_class) == (
-        "wgan-gp", "l2", 1.0, 0.1, 0.003)
+        "wgan-gp",
+        "l2",
+        1.0,
+        0.1,
+        0.003,
+    )
     assert (w.n_critic, w.lambda_gp, w.lr_g, w.scheduler) == (5, 10.0, 2e-5, None)
     # seed 000
     assert p["simple_sgd"].optimizer == "sgd" and p["simple_adam"].optimizer == "adam"
@@ -126,11 +168,22 @@ def test_full_size_networks_match_the_published_parameter_counts():
 
 
 def test_overrides_parse_by_field_type():
-    cfg = apply_overrides(get_preset("quick", "quick"), [
-        "lr_g=1e-4", "gan_mode=lsgan", "generator_kwargs.ngf=8", "betas=0.5,0.99",
-        "scheduler=cosine", "amp=false", "max_steps=12", "epochs=none", "n_images=40",
-        "discriminator_kwargs.norm=false", "init_from=runs/x/last.pt",
-    ])
+    cfg = apply_overrides(
+        get_preset("quick", "quick"),
+        [
+            "lr_g=1e-4",
+            "gan_mode=lsgan",
+            "generator_kwargs.ngf=8",
+            "betas=0.5,0.99",
+            "scheduler=cosine",
+            "amp=false",
+            "max_steps=12",
+            "epochs=none",
+            "n_images=40",
+            "discriminator_kwargs.norm=false",
+            "init_from=runs/x/last.pt",
+        ],
+    )
     assert cfg.lr_g == 1e-4 and isinstance(cfg.lr_g, float)
     assert cfg.gan_mode == "lsgan"
     assert cfg.generator_kwargs["ngf"] == 8 and cfg.generator_kwargs["num_downs"] == 5
@@ -143,20 +196,23 @@ def test_overrides_parse_by_field_type():
     assert apply_overrides(cfg, ['generator_kwargs={"ngf": 4}']).generator_kwargs == {"ngf": 4}
 
 
-@pytest.mark.parametrize("override, message", [
-    ("lr=1e-4", r"unknown config key 'lr'.*did you mean .*lr_g"),
-    ("lr_g=fast", r"lr_g expects float, got 'fast'"),
-    ("max_steps=1.5", r"max_steps expects int"),
-    ("amp=maybe", r"amp expects true/false"),
-    ("gan_mode=wgan_gp", r"gan_mode='wgan_gp' is not valid.*'wgan-gp'"),
-    ("optimizer=adamw", r"optimizer='adamw' is not valid.*'adam', 'sgd', 'rmsprop'"),
-    ("generator=unet", r"generator='unet' is not valid.*'pix2pix'"),
-    ("betas=0.5", r"betas expects 2 numbers"),
-    ("lr_g", r"KEY=VALUE"),
-    ("image_size.x=3", r"image_size is not a dict field"),
-    ("label_smoothing=0.1", None),  # valid for vanilla
-    ("epochs=none", r"set epochs, max_steps or both") ,
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("lr=1e-4", r"unknown config key 'lr'.*did you mean .*lr_g"),
+        ("lr_g=fast", r"lr_g expects float, got 'fast'"),
+        ("max_steps=1.5", r"max_steps expects int"),
+        ("amp=maybe", r"amp expects true/false"),
+        ("gan_mode=wgan_gp", r"gan_mode='wgan_gp' is not valid.*'wgan-gp'"),
+        ("optimizer=adamw", r"optimizer='adamw' is not valid.*'adam', 'sgd', 'rmsprop'"),
+        ("generator=unet", r"generator='unet' is not valid.*'pix2pix'"),
+        ("betas=0.5", r"betas expects 2 numbers"),
+        ("lr_g", r"KEY=VALUE"),
+        ("image_size.x=3", r"image_size is not a dict field"),
+        ("label_smoothing=0.1", None),  # valid for vanilla
+        ("epochs=none", r"set epochs, max_steps or both"),
+    ],
+)
 def test_bad_overrides_are_clear_errors(override, message):
     cfg = get_preset("quick", "quick")
     extra = ["max_steps=none"] if override.startswith("epochs") else []

@@ -48,8 +48,12 @@ def _png16(path: Path, arr: np.ndarray) -> Path:
         return struct.pack(">I", len(payload)) + tag + payload + struct.pack(">I", crc)
 
     ihdr = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -240,8 +244,11 @@ def test_mode_conversions(tmp_path):
     rgba[..., 3] = 128  # half transparent red on white: 200*a + 255*(1-a)
     out = D.load_image(_save(rgba, tmp_path / "a.png"))
     a = 128 / 255
-    assert out[0, 0].tolist() == [round(200 * a + 255 * (1 - a)), round(255 * (1 - a)),
-                                  round(255 * (1 - a))]
+    assert out[0, 0].tolist() == [
+        round(200 * a + 255 * (1 - a)),
+        round(255 * (1 - a)),
+        round(255 * (1 - a)),
+    ]
 
     pal = Image.new("P", (4, 4))
     pal.putpalette([10, 20, 30, 200, 100, 50] + [0] * 762)
@@ -297,8 +304,9 @@ def test_is_grayscale_and_drop_grayscale():
 # folders
 # --------------------------------------------------------------------------------------------
 def _messy_folder(root: Path) -> dict[str, Path]:
-    files = {f"good{i}": _save(_colourful(48, 40, i), root / "photos" / f"good{i}.png")
-             for i in range(3)}
+    files = {
+        f"good{i}": _save(_colourful(48, 40, i), root / "photos" / f"good{i}.png") for i in range(3)
+    }
     files["cmyk"] = _save(Image.new("CMYK", (40, 40), (0, 200, 255, 0)), root / "cmyk.jpg")
     rgba = np.dstack([_colourful(40, 40, 9), np.full((40, 40), 255, np.uint8)])
     files["rgba"] = _save(rgba, root / "rgba.png")
@@ -327,8 +335,14 @@ def test_image_folder_skips_bad_files_naming_each(tmp_path):
     assert any(f"dropped 2 grayscale images of 12 from {tmp_path}" in m for m in messages)
     assert report.found == 12 and len(report.bad) == 3 and len(report.too_small) == 1
     assert {p.name for p in report.grayscale} == {"g16.png", "gray.jpg"}
-    assert {p.name for p in report.kept} == {"good0.png", "good1.png", "good2.png", "cmyk.jpg",
-                                             "rgba.png", "palette.png"}
+    assert {p.name for p in report.kept} == {
+        "good0.png",
+        "good1.png",
+        "good2.png",
+        "cmyk.jpg",
+        "rgba.png",
+        "palette.png",
+    }
     assert len(ds) == 6 and "6 kept" in report.summary()
     L, ab = ds[len(ds) - 1]
     assert L.shape == (1, 32, 32) and ab.shape == (2, 32, 32)
@@ -353,8 +367,13 @@ def test_empty_and_all_bad_folders_raise_naming_the_folder(tmp_path):
 
 
 def test_class_folder_and_labelled_image_folder(tmp_path):
-    for rel, seed in [("a/abbey/1.jpg", 0), ("a/abbey/2.jpg", 1), ("b/bazaar/indoor/3.png", 2),
-                      ("b/bazaar/outdoor/4.png", 3), ("b/beach/5.png", 4)]:
+    for rel, seed in [
+        ("a/abbey/1.jpg", 0),
+        ("a/abbey/2.jpg", 1),
+        ("b/bazaar/indoor/3.png", 2),
+        ("b/bazaar/outdoor/4.png", 3),
+        ("b/beach/5.png", 4),
+    ]:
         _save(_colourful(40, 40, seed), tmp_path / rel)
     (tmp_path / "b" / "beach" / "6.png").write_text("broken")
     paths, labels, classes = D.class_folder(tmp_path)

@@ -49,11 +49,20 @@ def test_two_cpu_processes_train_to_identical_weights(tmp_path):
     out, dump = tmp_path / "run", tmp_path / "dump"
     dump.mkdir()
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(script), str(out), str(dump)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(script),
+        str(out),
+        str(dump),
+    ]
     try:
-        proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=180)
+        proc = subprocess.run(
+            cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("torchrun with 2 processes did not finish within 180 s")
     assert proc.returncode == 0, proc.stderr[-3000:]

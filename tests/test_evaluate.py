@@ -36,8 +36,13 @@ class Oracle(nn.Module):
         super().__init__()
         pairs = [_L_ab(im) for im in images]
         if size is not None:  # what the model sees at its working size: resized L, and its ab
-            pairs = [tuple(F.interpolate(t, size=(size, size), mode="bilinear", antialias=True)
-                           for t in pair) for pair in pairs]
+            pairs = [
+                tuple(
+                    F.interpolate(t, size=(size, size), mode="bilinear", antialias=True)
+                    for t in pair
+                )
+                for pair in pairs
+            ]
         self.register_buffer("Ls", torch.cat([L for L, _ in pairs]))
         self.register_buffer("abs", torch.cat([ab for _, ab in pairs]))
 
@@ -122,9 +127,14 @@ def test_format_table_arrows_and_best_in_bold():
 def test_network_and_set_metrics_plumbing_and_the_real_row():
     """LPIPS (random AlexNet: plumbing only) and the set-level histogram intersection."""
     test = _crops(3)
-    res = evaluate_models({"oracle": Oracle(test)}, test, size=32, include_real=True,
-                          metrics=("ab_l1", "lpips", "hist_intersection", "colorfulness"),
-                          metric_kwargs={"lpips": {"pretrained": False}})
+    res = evaluate_models(
+        {"oracle": Oracle(test)},
+        test,
+        size=32,
+        include_real=True,
+        metrics=("ab_l1", "lpips", "hist_intersection", "colorfulness"),
+        metric_kwargs={"lpips": {"pretrained": False}},
+    )
     assert res["oracle"]["lpips"] < 0.5 * res["gray"]["lpips"]
     assert res["oracle"]["hist_intersection"] > 0.9 > res["gray"]["hist_intersection"]
     assert set(res["real"]) == {"colorfulness"}  # only the metrics needing no reference

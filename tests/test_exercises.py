@@ -121,12 +121,29 @@ def test_module_and_parent_cli_entry_points():
     args = parent.parse_args(["exercises", "build", "--check", "--solutions", "s"])
     assert args.check and args.solutions == Path("s") and args.exercises == Path("exercises")
     assert args.func is exercises._cmd_build
-    done = subprocess.run([sys.executable, "-m", "colorlab.exercises", "build", "--check"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "colorlab.exercises", "build", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
-    missing = subprocess.run([sys.executable, "-m", "colorlab.exercises", "build", "--check",
-                              "--solutions", "no/such/dir"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=120)
+    missing = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "colorlab.exercises",
+            "build",
+            "--check",
+            "--solutions",
+            "no/such/dir",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert missing.returncode == 1 and "no solutions folder at no/such/dir" in missing.stderr
 
 
@@ -153,10 +170,14 @@ def test_every_solution_block_has_a_stub_and_every_stub_cell_is_tagged(name):
             assert RAISES_TAG in tags(e), f"{name}: stub cell {e.id} is not tagged {RAISES_TAG}"
             # the lines outside the blocks (signatures, docstrings) are kept as they are
             lines = s.source.split("\n")
-            kept = [ln for i, ln in enumerate(lines)
-                    if not any(b <= i <= en for b, en, _ in blocks)]
-            assert [ln for ln in e.source.split("\n") if STUB_MARK not in ln
-                    and "raise NotImplementedError(" not in ln] == kept
+            kept = [
+                ln for i, ln in enumerate(lines) if not any(b <= i <= en for b, en, _ in blocks)
+            ]
+            assert [
+                ln
+                for ln in e.source.split("\n")
+                if STUB_MARK not in ln and "raise NotImplementedError(" not in ln
+            ] == kept
             ast.parse(e.source)
         else:
             assert s.source == e.source
@@ -211,8 +232,9 @@ def test_every_check_is_exercised_by_one_notebook():
         for cell in read(EXERCISES / name).cells:
             if cell.cell_type == "code" and STUB_MARK in cell.source:
                 tree = ast.parse(cell.source)
-                defined |= {n.name for n in tree.body
-                            if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+                defined |= {
+                    n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+                }
     assert set(checks.CHECKS) <= defined
 
 
@@ -222,17 +244,19 @@ def test_every_check_is_exercised_by_one_notebook():
 
 
 def test_strip_solutions_keeps_indentation_and_takes_the_hint():
-    source = "\n".join([
-        "def f(x):",
-        '    """doc"""',
-        f"    {BEGIN}",
-        "    # HINT: add one",
-        "    # HINT: then return",
-        "    return x + 1",
-        f"    {END}",
-        "",
-        "y = 2",
-    ])
+    source = "\n".join(
+        [
+            "def f(x):",
+            '    """doc"""',
+            f"    {BEGIN}",
+            "    # HINT: add one",
+            "    # HINT: then return",
+            "    return x + 1",
+            f"    {END}",
+            "",
+            "y = 2",
+        ]
+    )
     out, n = strip_solutions(source)
     assert n == 1
     assert out.split("\n") == [
@@ -247,11 +271,17 @@ def test_strip_solutions_keeps_indentation_and_takes_the_hint():
     assert out == f"{STUB_MARK}\nraise NotImplementedError({DEFAULT_HINT!r})"
 
 
-@pytest.mark.parametrize("source, message", [
-    (f"{BEGIN}\nx = 1", "line 1: '### BEGIN SOLUTION' without '### END SOLUTION'"),
-    (f"x = 1\n{END}", "line 2: '### END SOLUTION' without"),
-    (f"{BEGIN}\n{BEGIN}\n{END}", "line 2: '### BEGIN SOLUTION' inside the block opened on line 1"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        (f"{BEGIN}\nx = 1", "line 1: '### BEGIN SOLUTION' without '### END SOLUTION'"),
+        (f"x = 1\n{END}", "line 2: '### END SOLUTION' without"),
+        (
+            f"{BEGIN}\n{BEGIN}\n{END}",
+            "line 2: '### BEGIN SOLUTION' inside the block opened on line 1",
+        ),
+    ],
+)
 def test_unbalanced_markers_are_named(source, message):
     with pytest.raises(ExerciseBuildError, match=f"nb.ipynb, cell 3, {message}"):
         strip_solutions(source, "nb.ipynb, cell 3")
@@ -277,7 +307,14 @@ def test_cells_that_depend_on_a_stub_are_tagged():
     )
     ex = build_exercise(nb, "t.ipynb")
     assert [RAISES_TAG in tags(c) for c in ex.cells] == [
-        False, False, True, True, True, False, True, False,
+        False,
+        False,
+        True,
+        True,
+        True,
+        False,
+        True,
+        False,
     ]
     assert "Exercise notebook" in ex.cells[0].source and "solutions/t.ipynb" in ex.cells[0].source
     assert all(c.execution_count is None and c.outputs == [] for c in ex.cells[1:])

@@ -13,13 +13,23 @@ from colorlab.models import geometry, output_size, patchgan, receptive_field
 STACKS = {
     "pix2pix 70x70 PatchGAN layout": lambda: nn.Sequential(
         *[nn.Conv2d(1, 1, 4, stride=2, padding=1) for _ in range(3)],
-        nn.Conv2d(1, 1, 4, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(1, 1, 4, padding=1)),
+        nn.Conv2d(1, 1, 4, padding=1),
+        nn.LeakyReLU(0.2),
+        nn.Conv2d(1, 1, 4, padding=1),
+    ),
     "dilated conv, pool, strided conv": lambda: nn.Sequential(
-        nn.Conv2d(1, 1, 3, dilation=2, padding=2), nn.ReLU(), nn.AvgPool2d(2),
-        nn.Conv2d(1, 1, 3, stride=2), nn.Conv2d(1, 1, 1)),
+        nn.Conv2d(1, 1, 3, dilation=2, padding=2),
+        nn.ReLU(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(1, 1, 3, stride=2),
+        nn.Conv2d(1, 1, 1),
+    ),
     "odd kernels, padding 0 and 2": lambda: nn.Sequential(
-        nn.Conv2d(1, 1, 5, stride=3, padding=2), nn.BatchNorm2d(1), nn.Conv2d(1, 1, 3),
-        nn.AvgPool2d(3, stride=1, padding=1)),
+        nn.Conv2d(1, 1, 5, stride=3, padding=2),
+        nn.BatchNorm2d(1),
+        nn.Conv2d(1, 1, 3),
+        nn.AvgPool2d(3, stride=1, padding=1),
+    ),
 }
 
 
@@ -76,11 +86,16 @@ class _ResidualDown(nn.Module):
 
 
 def test_downsampling_factor_of_a_chain_and_levels_of_parallel_branches():
-    chain = nn.Sequential(nn.Conv2d(1, 1, 4, stride=2, padding=1), nn.MaxPool2d(2),
-                          nn.Conv2d(1, 1, 3, padding=1), nn.AvgPool2d(3, stride=1, padding=1))
+    chain = nn.Sequential(
+        nn.Conv2d(1, 1, 4, stride=2, padding=1),
+        nn.MaxPool2d(2),
+        nn.Conv2d(1, 1, 3, padding=1),
+        nn.AvgPool2d(3, stride=1, padding=1),
+    )
     assert geometry.downsampling_factor(chain) == 4 == 2 ** geometry.downsampling_levels(chain)
-    resnet_like = nn.Sequential(nn.Conv2d(1, 1, 7, stride=2, padding=3), _ResidualDown(),
-                                _ResidualDown())
+    resnet_like = nn.Sequential(
+        nn.Conv2d(1, 1, 7, stride=2, padding=3), _ResidualDown(), _ResidualDown()
+    )
     x = torch.zeros(1, 1, 64, 64)
     assert 64 // resnet_like(x).shape[-1] == 8 == 2 ** geometry.downsampling_levels(resnet_like)
     assert geometry.downsampling_factor(resnet_like) == 32  # counts each shortcut: wrong here

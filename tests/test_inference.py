@@ -91,7 +91,9 @@ def test_grayscale_inputs_work(gray):
 
 
 def test_eval_mode_is_deterministic_and_dropout_option_is_not():
-    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.Dropout(0.5), nn.Conv2d(8, 2, 1), nn.Tanh())
+    model = nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.Dropout(0.5), nn.Conv2d(8, 2, 1), nn.Tanh()
+    )
     img = _photo(20, 20)
     a = colorize(model, img, size=16, device="cpu")
     b = colorize(model, img, size=16, device="cpu")
@@ -171,8 +173,16 @@ def test_real_generators_get_a_working_size_they_accept():
     unet = UNet.pix2pix(num_downs=5, ngf=4)
     assert size_divisor(unet) == unet.downsampling == 32
     assert colorize(unet, _photo(37, 53), size=40, device="cpu").shape == (37, 53, 3)  # ran at 32
-    clf = ColorizerWithClassifier.pix2pix(n_classes=3, num_downs=5, ngf=4, image_size=64, tap=1,
-                                          branch_blocks=1, branch_channels=8, fusion_units=(8,),
-                                          head_units=(8,))
+    clf = ColorizerWithClassifier.pix2pix(
+        n_classes=3,
+        num_downs=5,
+        ngf=4,
+        image_size=64,
+        tap=1,
+        branch_blocks=1,
+        branch_channels=8,
+        fusion_units=(8,),
+        head_units=(8,),
+    )
     assert working_size(clf, 32) == 64  # its dense class branch fixes the input size
     assert colorize(clf, _photo(20, 30), size=32, device="cpu").shape == (20, 30, 3)

@@ -1,4 +1,4 @@
-"""Known values of colorlab.losses: adversarial modes, smoothing, WGAN constraints, reconstruction."""
+"""Known values of colorlab.losses: adversarial modes, smoothing, WGAN constraints, Objective."""
 
 from __future__ import annotations
 
@@ -94,7 +94,9 @@ def test_one_sided_label_smoothing():
     plain = GANLoss("vanilla").d_loss(real, fake)[1]["d_real"].item()
     assert abs(plain - exp_real) > 1e-2
     # ... but not the generator's target, which stays 1.0
-    assert gan.g_loss(fake).item() == pytest.approx(sum(bce(x, 1.0) for x in (-2.0, 0.3, 0.0)) / 3, rel=1e-5)
+    assert gan.g_loss(fake).item() == pytest.approx(
+        sum(bce(x, 1.0) for x in (-2.0, 0.3, 0.0)) / 3, rel=1e-5
+    )
     # D's real loss is minimal at sigmoid(pred) = 0.9, not at +inf
     logit_09 = math.log(0.9 / 0.1)
     at_09 = gan.d_loss(torch.tensor([logit_09]), torch.tensor([-5.0]))[1]["d_real"].item()
@@ -151,7 +153,9 @@ def test_saturating_vs_non_saturating():
     assert gan.saturating_g_loss(torch.zeros(5)).item() == pytest.approx(-LN2, abs=1e-6)
     # log(1 - sigmoid(x)) at x = 1
     x1 = torch.tensor([1.0])
-    assert gan.saturating_g_loss(x1).item() == pytest.approx(math.log(1 - 1 / (1 + math.exp(-1))), rel=1e-5)
+    assert gan.saturating_g_loss(x1).item() == pytest.approx(
+        math.log(1 - 1 / (1 + math.exp(-1))), rel=1e-5
+    )
     # D confidently rejects the fakes: the minimax loss gives (almost) no gradient, the
     # non-saturating one a strong one (seed 001's reason for maximising log D(x, G(x)))
     pred = torch.full((1,), -8.0, requires_grad=True)
@@ -174,8 +178,9 @@ def test_saturating_vs_non_saturating():
 def test_constants():
     # the weights of the source material: pix2pix's lambda 100, seed 002's low lambda 50 and
     # seed 004's n_critic 5 live in the presets, the WGAN(-GP) constants here
-    presets = {n: get_preset(n, "full") for n in ("gan_l1", "vanilla_low_lambda_20",
-                                                  "wgan_gp_l2_class")}
+    presets = {
+        n: get_preset(n, "full") for n in ("gan_l1", "vanilla_low_lambda_20", "wgan_gp_l2_class")
+    }
     assert losses.LAMBDA_GP == 10.0 and presets["wgan_gp_l2_class"].n_critic == 5
     assert presets["gan_l1"].lambda_rec == 100.0
     assert presets["vanilla_low_lambda_20"].lambda_rec == 50.0
@@ -276,8 +281,9 @@ def test_reconstruction_values():
     assert _g_total(Objective("none"), pred, target).item() == pytest.approx(62.5)
     assert _g_total(Objective("none", lambda_rec=50.0), pred, target).item() == pytest.approx(31.25)
     assert ReconstructionLoss("l2")(pred, target).item() == pytest.approx(0.5625)
-    assert _g_total(Objective("none", rec_kind="l2", lambda_rec=2.0), pred,
-                    target).item() == pytest.approx(2 * 0.5625)
+    assert _g_total(
+        Objective("none", rec_kind="l2", lambda_rec=2.0), pred, target
+    ).item() == pytest.approx(2 * 0.5625)
     with pytest.raises(ValueError, match="valid kinds"):
         ReconstructionLoss("l3")
     with pytest.raises(ValueError, match="shapes differ"):
@@ -328,19 +334,26 @@ def _g_total(objective, pred, target):
 def test_objective_from_config_holds_every_weight_and_returns_parts():
     cfg = get_preset("wgan_gp_l2_class", "full")
     obj = Objective.from_config(cfg)
-    assert (obj.lambda_rec, obj.lambda_adv, obj.lambda_class, obj.lambda_gp) == (1.0, 0.1, 0.003, 10.0)
+    assert (obj.lambda_rec, obj.lambda_adv, obj.lambda_class, obj.lambda_gp) == (
+        1.0,
+        0.1,
+        0.003,
+        10.0,
+    )
     assert obj.rec.kind == "l2" and obj.gan.mode == "wgan" and obj.mode.gradient_penalty
     torch.manual_seed(0)
     D = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.LazyLinear(1))
     L, real, fake = torch.rand(2, 1, 8, 8), torch.rand(2, 2, 8, 8), torch.rand(2, 2, 8, 8)
     total, parts = obj.d_loss(D, L, real, fake)
     assert set(parts) == {"d_real", "d_fake", "gp", "d_loss"}
-    assert total.item() == pytest.approx((parts["d_real"] + parts["d_fake"]
-                                          + 10.0 * parts["gp"]).item(), rel=1e-5)
+    assert total.item() == pytest.approx(
+        (parts["d_real"] + parts["d_fake"] + 10.0 * parts["gp"]).item(), rel=1e-5
+    )
     fake.requires_grad_(True)
     total, parts = obj.g_loss(D, L, real, fake)
-    assert total.item() == pytest.approx(0.1 * parts["g_adv"].item() + parts["g_rec"].item(),
-                                         rel=1e-5)
+    assert total.item() == pytest.approx(
+        0.1 * parts["g_adv"].item() + parts["g_rec"].item(), rel=1e-5
+    )
     total.backward()
     assert fake.grad is not None and all(p.grad is None for p in D.parameters())  # D frozen
     with pytest.raises(ValueError, match="lambda_rec"):

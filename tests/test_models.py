@@ -71,15 +71,41 @@ def test_simple_unet_within_0p1_percent_of_seed000():
 
 def test_seed000_tables_channels():
     """Simple and normal follow the (in, out) channel rows of seed 000's tables 4 and 5."""
+
     def rows(net):
-        return [(m.in_channels, m.out_channels) for m in net.modules()
-                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+        return [
+            (m.in_channels, m.out_channels)
+            for m in net.modules()
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+        ]
+
     assert rows(UNet.preset("simple")) == [
-        (1, 64), (64, 64), (64, 64), (64, 128), (128, 128), (128, 128),
-        (128, 64), (128, 64), (64, 32), (32, 2)]
+        (1, 64),
+        (64, 64),
+        (64, 64),
+        (64, 128),
+        (128, 128),
+        (128, 128),
+        (128, 64),
+        (128, 64),
+        (64, 32),
+        (32, 2),
+    ]
     assert rows(UNet.preset("normal")) == [
-        (1, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256),
-        (256, 128), (256, 128), (128, 64), (64, 64), (128, 64), (64, 2)]
+        (1, 64),
+        (64, 64),
+        (64, 128),
+        (128, 128),
+        (128, 256),
+        (256, 256),
+        (256, 256),
+        (256, 128),
+        (256, 128),
+        (128, 64),
+        (64, 64),
+        (128, 64),
+        (64, 2),
+    ]
 
 
 def test_encoder_decoder_drops_exactly_the_skip_channels():
@@ -91,7 +117,8 @@ def test_encoder_decoder_drops_exactly_the_skip_channels():
     assert ed == 39_072_386
     for name in ("simple", "normal"):
         assert _meta_count(lambda: EncoderDecoder.preset(name)) < _meta_count(
-            lambda: UNet.preset(name))
+            lambda: UNet.preset(name)
+        )
 
 
 # ----------------------------------------------------------------- U-Net behaviour ----------
@@ -106,15 +133,19 @@ def test_complex_forward_256_shape_and_range(complex_unet):
 
 
 def test_complex_dropout_in_exactly_three_innermost_decoder_blocks(complex_unet):
-    with_dropout = [j for j, block in enumerate(complex_unet.decoder)
-                    if any(isinstance(m, nn.Dropout) for m in block.modules())]
+    with_dropout = [
+        j
+        for j, block in enumerate(complex_unet.decoder)
+        if any(isinstance(m, nn.Dropout) for m in block.modules())
+    ]
     assert with_dropout == [0, 1, 2]
     assert all(m.p == 0.5 for m in complex_unet.modules() if isinstance(m, nn.Dropout))
     assert not any(isinstance(m, nn.Dropout) for m in complex_unet.encoder.modules())
 
 
-@pytest.mark.parametrize("name,size", [("simple", 16), ("normal", 16), ("cifar_plain", 32),
-                                       ("cifar_leaky_bn", 32)])
+@pytest.mark.parametrize(
+    "name,size", [("simple", 16), ("normal", 16), ("cifar_plain", 32), ("cifar_leaky_bn", 32)]
+)
 @pytest.mark.parametrize("cls", [UNet, EncoderDecoder])
 def test_presets_map_L_to_ab_in_range(cls, name, size):
     torch.manual_seed(0)
@@ -178,8 +209,10 @@ def test_bad_inputs_are_clear_errors():
 
 
 def test_explicit_lists_constructor():
-    enc = [nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU()),
-           nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(4, 8, 3, padding=1), nn.ReLU())]
+    enc = [
+        nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU()),
+        nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(4, 8, 3, padding=1), nn.ReLU()),
+    ]
     dec = [nn.ConvTranspose2d(8, 4, 2, stride=2)]
     net = UNet(enc, dec, nn.Sequential(nn.Conv2d(8, 2, 1), nn.Tanh()))
     assert net.in_channels == 1 and net.downsampling == 2
@@ -197,7 +230,12 @@ def test_default_patchgan_count_and_30x30_map():
         assert d(torch.zeros(1, 3, 256, 256)).shape == (1, 1, 30, 30)
     convs = [m for m in d.modules() if isinstance(m, nn.Conv2d)]
     assert [(c.in_channels, c.out_channels) for c in convs] == [  # seed 000 table 6
-        (3, 64), (64, 128), (128, 256), (256, 512), (512, 1)]
+        (3, 64),
+        (64, 128),
+        (128, 256),
+        (256, 512),
+        (512, 1),
+    ]
 
 
 @pytest.mark.parametrize("n_layers,rf", [(0, 1), (1, 16), (3, 70), (5, 286)])
@@ -230,8 +268,13 @@ def test_empirical_receptive_field_matches_computed(n_layers, size):
 
 
 def test_receptive_field_helper_on_any_stack():
-    stack = nn.Sequential(nn.Conv2d(1, 2, 3, dilation=2), nn.ReLU(), nn.AvgPool2d(2),
-                          nn.Conv2d(2, 1, 3, stride=2), nn.Conv2d(1, 1, 1))
+    stack = nn.Sequential(
+        nn.Conv2d(1, 2, 3, dilation=2),
+        nn.ReLU(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(2, 1, 3, stride=2),
+        nn.Conv2d(1, 1, 1),
+    )
     # rf: 1 + 2*2*1 = 5; pool: 5 + 1*1 = 6 (jump 2); conv: 6 + 2*2 = 10 (jump 4); 1x1: 10
     assert receptive_field(stack) == 10
     assert _empirical_rf(stack, 1, 30) == (10, 10)
@@ -269,7 +312,8 @@ def test_linear_discriminator_reading():
     assert sum(isinstance(m, nn.BatchNorm2d) for m in simple.modules()) == 2
     assert sum(isinstance(m, nn.BatchNorm2d) for m in normal.modules()) == 5
     assert count_parameters(LinearDiscriminator.preset("simple", in_channels=3)) == (
-        SEED000_D_SIMPLE - 9 * 32)
+        SEED000_D_SIMPLE - 9 * 32
+    )
 
 
 # ----------------------------------------------------------------- ResNet18 DynamicUnet ------
@@ -385,8 +429,11 @@ def test_init_weights_is_pix2pix_normal():
     assert abs(w.std().item() - 0.02) < 1e-3 and abs(w.mean().item()) < 1e-3
     bn = torch.cat([m.weight for m in net.modules() if isinstance(m, nn.BatchNorm2d)])
     assert abs(bn.mean().item() - 1.0) < 0.01
-    assert all(torch.all(m.bias == 0) for m in net.modules()
-               if isinstance(m, (nn.Conv2d, nn.BatchNorm2d)) and m.bias is not None)
+    assert all(
+        torch.all(m.bias == 0)
+        for m in net.modules()
+        if isinstance(m, (nn.Conv2d, nn.BatchNorm2d)) and m.bias is not None
+    )
 
 
 def test_registries_build_the_documented_models():
@@ -401,6 +448,13 @@ def test_registries_build_the_documented_models():
         assert DISCRIMINATORS["pixelgan"]().receptive_field() == 1
     g = GENERATORS["pix2pix"](num_downs=5, ngf=8)
     assert g(torch.zeros(1, 1, 32, 32)).shape == (1, 2, 32, 32)
-    assert {"unet_simple", "unet_normal", "unet_complex", "pix2pix", "encoder_decoder",
-            "resnet18", "unet_classifier"} <= set(GENERATORS)
+    assert {
+        "unet_simple",
+        "unet_normal",
+        "unet_complex",
+        "pix2pix",
+        "encoder_decoder",
+        "resnet18",
+        "unet_classifier",
+    } <= set(GENERATORS)
     assert {"patchgan", "critic", "linear_simple", "linear_normal"} <= set(DISCRIMINATORS)

@@ -39,7 +39,10 @@ def gan_history(n: int = 60, seed: int = 0, **extra: list) -> dict:
 
 
 def photo_batch(n: int = 3, size: int = 32) -> torch.Tensor:
-    img = torch.from_numpy(skdata.astronaut()[::8, ::8][:size, :size].copy()).permute(2, 0, 1).float() / 255
+    img = (
+        torch.from_numpy(skdata.astronaut()[::8, ::8][:size, :size].copy()).permute(2, 0, 1).float()
+        / 255
+    )
     return torch.stack([img.roll(i * 5, dims=-1) for i in range(n)])
 
 

@@ -9,8 +9,8 @@ import torch
 
 from colorlab.checkpoint import load_checkpoint, load_generator
 from colorlab.config import get_preset
-from colorlab.train.pretrain import lr_find, pretrain_generator
 from colorlab.train import train
+from colorlab.train.pretrain import lr_find, pretrain_generator
 
 
 def small_unet_30(**changes):
@@ -21,8 +21,9 @@ def small_unet_30(**changes):
 
 def tiny_fastai(**changes):
     """fastai pretraining of a tiny pix2pix U-Net (any generator works with trainer='fastai')."""
-    return small_unet_30(generator="pix2pix", generator_kwargs={"num_downs": 5, "ngf": 8},
-                         **changes)
+    return small_unet_30(
+        generator="pix2pix", generator_kwargs={"num_downs": 5, "ngf": 8}, **changes
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,8 @@ def test_gan_fine_tuning_starts_from_the_pretrained_generator(pretrained, tmp_pa
 
     begin = Begin()
     cfg = get_preset("vanilla_gan_20", "quick").replace(
-        n_images=24, batch_size=2, max_steps=1, init_from=str(out))
+        n_images=24, batch_size=2, max_steps=1, init_from=str(out)
+    )
     history = train(cfg, tmp_path / "gan", callbacks=[begin], progress=False)
     assert history["step"] == [1] and "g_adv" in history
     for k, v in saved.items():

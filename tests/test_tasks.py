@@ -34,9 +34,17 @@ def photos(n: int = 4, size: int = 32) -> torch.Tensor:
 def tiny(task: str, **changes):
     """The quick recipe shrunk to milliseconds per step, on ``task``."""
     cfg = get_preset("quick", "quick").replace(
-        task=task, n_images=48, batch_size=8, image_size=32, max_steps=24, log_every=1,
-        checkpoint_every=0, generator_kwargs={"num_downs": 5, "ngf": 8},
-        discriminator_kwargs={"n_layers": 2, "ndf": 8}, lr_g=2e-3, scheduler=None,
+        task=task,
+        n_images=48,
+        batch_size=8,
+        image_size=32,
+        max_steps=24,
+        log_every=1,
+        checkpoint_every=0,
+        generator_kwargs={"num_downs": 5, "ngf": 8},
+        discriminator_kwargs={"n_layers": 2, "ndf": 8},
+        lr_g=2e-3,
+        scheduler=None,
     )
     return cfg.replace(**changes)
 
@@ -82,7 +90,7 @@ def test_colorization_is_the_lab_split_of_the_trainer():
 
 def test_edges_are_skimage_canny_of_the_lightness():
     step = torch.zeros(1, 3, 32, 32, dtype=torch.float64)
-    step[..., 16:] = 1.0                                  # black | white: one vertical edge
+    step[..., 16:] = 1.0  # black | white: one vertical edge
     edges = EdgesToPhoto(sigma=1.0).edges(step)[0, 0]
     cols = torch.nonzero(edges.any(dim=0)).flatten().tolist()
     assert edges.dtype == torch.bool and cols and set(cols) <= {15, 16}
@@ -95,7 +103,7 @@ def test_edges_are_skimage_canny_of_the_lightness():
         assert np.array_equal(inp[:, 0].numpy() > 0, expected)
         assert set(inp.unique().tolist()) <= {-1.0, 1.0}
     fewer = EdgesToPhoto(sigma=2.0).edges(rgb).sum()
-    assert 0 < fewer < EdgesToPhoto(sigma=1.0).edges(rgb).sum()   # smoothing removes edges
+    assert 0 < fewer < EdgesToPhoto(sigma=1.0).edges(rgb).sum()  # smoothing removes edges
     with pytest.raises(ValueError, match="sigma"):
         EdgesToPhoto(sigma=0)
 
@@ -105,20 +113,20 @@ def test_inpainting_hole_is_centred_for_evaluation_and_random_for_training():
     rgb = photos(3)
     inp, target = task.pair(rgb)
     hole = inp[:, 3] > 0
-    assert hole.sum(dim=(1, 2)).tolist() == [256, 256, 256]           # 16 x 16 of 32 x 32
-    assert hole[:, 8:24, 8:24].all()                                   # centred
-    assert (inp[:, :3][hole[:, None].expand(-1, 3, -1, -1)] == 0).all()   # blanked
+    assert hole.sum(dim=(1, 2)).tolist() == [256, 256, 256]  # 16 x 16 of 32 x 32
+    assert hole[:, 8:24, 8:24].all()  # centred
+    assert (inp[:, :3][hole[:, None].expand(-1, 3, -1, -1)] == 0).all()  # blanked
     known = ~hole[:, None].expand(-1, 3, -1, -1)
-    assert torch.equal(inp[:, :3][known], target[known])              # known pixels kept
+    assert torch.equal(inp[:, :3][known], target[known])  # known pixels kept
     torch.manual_seed(0)
     a = task.mask(64, 32, 32, train=True)
     b = task.mask(64, 32, 32, train=True)
     assert (a.sum(dim=(1, 2, 3)) == 256).all()
-    assert not torch.equal(a, b)                                       # random positions
+    assert not torch.equal(a, b)  # random positions
     corners = {tuple(torch.nonzero(m[0])[0].tolist()) for m in a}
     assert len(corners) > 10
     # the composite shows the known pixels of the input and the output in the hole only
-    out = torch.full_like(target, 1.0)                                 # a white "prediction"
+    out = torch.full_like(target, 1.0)  # a white "prediction"
     shown = task.to_rgb(inp, out)
     assert torch.allclose(shown[known], rgb[known], atol=1e-12) and (shown[~known] == 1).all()
     with pytest.raises(ValueError, match="hole"):
@@ -164,8 +172,9 @@ def test_networks_and_datasets_follow_the_task(name):
     x = torch.zeros(2, task.in_channels, 32, 32)
     assert G(x).shape == (2, task.out_channels, 32, 32)
     assert D.in_channels == task.d_channels
-    linear = build_discriminator(cfg.replace(discriminator="linear_simple",
-                                             discriminator_kwargs={}))
+    linear = build_discriminator(
+        cfg.replace(discriminator="linear_simple", discriminator_kwargs={})
+    )
     assert linear(torch.zeros(2, task.d_channels, 32, 32)).shape == (2, 1)
     train_set, val_set, _ = make_datasets(cfg)
     assert isinstance(train_set, TaskDataset) and train_set.train and not val_set.train
@@ -186,7 +195,7 @@ def test_a_quick_run_on_each_task_lowers_its_l1(name, tmp_path):
     assert len(rec) == 24 and "g_adv" in history and "d_real" in history
     assert np.mean(rec[-6:]) < np.mean(rec[:6])
     assert "val_ab_l1" not in history and math.isfinite(history["val_l1"][-1])
-    assert history["val_l1"][-1] < history["val_l1"][0]       # RGB error, 0-255 units
+    assert history["val_l1"][-1] < history["val_l1"][0]  # RGB error, 0-255 units
     G, cfg = load_generator(tmp_path / "last.pt")
     assert cfg.task == name and isinstance(G, UNet)
     assert G.encoder[0][0].in_channels == get_task(name).in_channels

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from colorlab import losses
 from colorlab.checkpoint import load_checkpoint
 from colorlab.config import PRESETS, get_preset
 from colorlab.data import make_datasets
@@ -27,10 +26,17 @@ REPO = Path(__file__).resolve().parents[1]
 def tiny(**changes):
     """The quick recipe shrunk to a few milliseconds per step (32 px, 8-channel networks)."""
     cfg = get_preset("quick", "quick").replace(
-        n_images=40, batch_size=4, image_size=32, max_steps=6, log_every=1, checkpoint_every=0,
+        n_images=40,
+        batch_size=4,
+        image_size=32,
+        max_steps=6,
+        log_every=1,
+        checkpoint_every=0,
         generator_kwargs={"num_downs": 5, "ngf": 8},
         discriminator_kwargs={"n_layers": 2, "ndf": 8},
-        lambda_adv=1.0, label_smoothing=0.0, scheduler=None,  # plain pix2pix weights
+        lambda_adv=1.0,
+        label_smoothing=0.0,
+        scheduler=None,  # plain pix2pix weights
     )
     return cfg.replace(**changes)
 
@@ -63,8 +69,7 @@ class Grab:
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_quick_variant_of_every_preset_trains(name):
-    cfg = get_preset(name, "quick").replace(max_steps=2, n_images=24, batch_size=2,
-                                            init_from=None)
+    cfg = get_preset(name, "quick").replace(max_steps=2, n_images=24, batch_size=2, init_from=None)
     history = train(cfg, progress=False)
     assert history["step"] == [1, 2]
     assert all(math.isfinite(v) for v in history["g_rec"])
@@ -185,8 +190,12 @@ def test_divergence_stops_with_the_loss_and_step(tmp_path):
                     next(state.G.parameters()).fill_(float("nan"))
 
     with pytest.raises(TrainingDiverged, match=r"loss 'g_rec' became nan at step 3") as err:
-        train(tiny(gan_mode="none", checkpoint_every=1), tmp_path, callbacks=[Poison()],
-              progress=False)
+        train(
+            tiny(gan_mode="none", checkpoint_every=1),
+            tmp_path,
+            callbacks=[Poison()],
+            progress=False,
+        )
     assert err.value.step == 3 and err.value.loss == "g_rec"
     assert load_checkpoint(tmp_path / "last.pt")["step"] == 2  # the last good state survives
 
@@ -195,8 +204,12 @@ def test_init_from_starts_the_generator_from_a_checkpoint(tmp_path):
     train(tiny(max_steps=2, gan_mode="none"), tmp_path / "pre", progress=False)
     saved = load_checkpoint(tmp_path / "pre" / "last.pt")["generator"]
     grab = Grab()
-    train(tiny(max_steps=1, init_from=str(tmp_path / "pre")), tmp_path / "gan",
-          callbacks=[grab], progress=False)
+    train(
+        tiny(max_steps=1, init_from=str(tmp_path / "pre")),
+        tmp_path / "gan",
+        callbacks=[grab],
+        progress=False,
+    )
     for k, v in saved.items():
         assert torch.equal(grab.begin[k], v)
     # a preset name resolves to the sibling run folder; a missing one says what to train
@@ -237,8 +250,9 @@ def _same_state(a, b, rtol=1e-4, atol=1e-6):
     for k in a["history"]:
         assert a["history"][k] == pytest.approx(b["history"][k], rel=rtol, abs=atol), k
     for k, v in a["opt_g"]["state"].items():
-        torch.testing.assert_close(v["exp_avg"], b["opt_g"]["state"][k]["exp_avg"],
-                                   rtol=rtol, atol=atol)
+        torch.testing.assert_close(
+            v["exp_avg"], b["opt_g"]["state"][k]["exp_avg"], rtol=rtol, atol=atol
+        )
 
 
 def test_resume_continues_to_the_same_result(tmp_path):
@@ -259,17 +273,38 @@ def test_resume_continues_to_the_same_result(tmp_path):
 
 def test_killed_subprocess_run_resumes_to_completion(tmp_path):
     out = tmp_path / "killed"
-    sets = ["n_images=40", "batch_size=4", "max_steps=60", "checkpoint_every=3",
-            "generator_kwargs.ngf=8", "discriminator_kwargs.n_layers=2",
-            "discriminator_kwargs.ndf=8", "log_every=1", "lambda_adv=1", "label_smoothing=0",
-            "scheduler=none"]
-    cmd = [sys.executable, "-m", "colorlab.train", "--preset", "quick", "--profile", "quick",
-           "--out", str(out), "--progress", "off"]
+    sets = [
+        "n_images=40",
+        "batch_size=4",
+        "max_steps=60",
+        "checkpoint_every=3",
+        "generator_kwargs.ngf=8",
+        "discriminator_kwargs.n_layers=2",
+        "discriminator_kwargs.ndf=8",
+        "log_every=1",
+        "lambda_adv=1",
+        "label_smoothing=0",
+        "scheduler=none",
+    ]
+    cmd = [
+        sys.executable,
+        "-m",
+        "colorlab.train",
+        "--preset",
+        "quick",
+        "--profile",
+        "quick",
+        "--out",
+        str(out),
+        "--progress",
+        "off",
+    ]
     for s in sets:
         cmd += ["--set", s]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 90
     try:
         while not (out / "last.pt").exists():

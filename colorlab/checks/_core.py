@@ -48,8 +48,9 @@ class _Check:
     def start(self, i: int, desc: str) -> None:
         self.case, self.desc = i, desc
 
-    def call(self, fn: Callable[..., Any], *args: Any, error_hint: str | None = None,
-             **kwargs: Any) -> Any:
+    def call(
+        self, fn: Callable[..., Any], *args: Any, error_hint: str | None = None, **kwargs: Any
+    ) -> Any:
         """Run the student's ``fn``; convert any exception into a :class:`CheckFailed`."""
         try:
             return fn(*args, **kwargs)
@@ -58,8 +59,11 @@ class _Check:
         except CheckFailed:
             raise
         except Exception as err:  # the student's code failed: report it as a failed case
-            self.fail(f"your code raised {type(err).__name__}: {_one_line(err)}",
-                      hint=error_hint, cause=err)
+            self.fail(
+                f"your code raised {type(err).__name__}: {_one_line(err)}",
+                hint=error_hint,
+                cause=err,
+            )
 
     def stub(self, err: NotImplementedError) -> NoReturn:
         """The student's code is still the exercise's stub."""
@@ -70,10 +74,19 @@ class _Check:
             f"with your code, run that cell again, then this check."
         ) from err
 
-    def fail(self, problem: str, *, expected: str | None = None, got: str | None = None,
-             hint: str | None = None, cause: BaseException | None = None) -> NoReturn:
-        lines = [f"{self.name} failed on case {self.case} of {self.n} ({self.desc}):",
-                 f"  problem:  {problem}"]
+    def fail(
+        self,
+        problem: str,
+        *,
+        expected: str | None = None,
+        got: str | None = None,
+        hint: str | None = None,
+        cause: BaseException | None = None,
+    ) -> NoReturn:
+        lines = [
+            f"{self.name} failed on case {self.case} of {self.n} ({self.desc}):",
+            f"  problem:  {problem}",
+        ]
         if expected is not None:
             lines.append(f"  expected: {expected}")
         if got is not None:
@@ -136,8 +149,9 @@ def _close(got: Any, expected: Any, atol: float, rtol: float) -> bool:
     return bool(torch.allclose(g, e, atol=atol, rtol=rtol, equal_nan=False))
 
 
-def _first_match(got: Any, variants: Sequence[tuple[str, Callable[[], Any]]], atol: float,
-                 rtol: float) -> str | None:
+def _first_match(
+    got: Any, variants: Sequence[tuple[str, Callable[[], Any]]], atol: float, rtol: float
+) -> str | None:
     """The message of the first known mistake whose output ``got`` matches, else None."""
     for message, make in variants:
         try:
@@ -158,43 +172,65 @@ def _worst(got: Tensor, expected: Tensor, names: Sequence[str] | None = None) ->
     where = f" at index {idx}" if idx else ""
     if names is not None and len(idx) >= 2:
         where += f" (channel {names[idx[1]]})"
-    return (f"largest difference {_fmt(float(diff.reshape(-1)[flat]))}{where}: expected "
-            f"{_fmt(float(expected.reshape(-1)[flat]))}, got {_fmt(float(got.reshape(-1)[flat]))}")
+    return (
+        f"largest difference {_fmt(float(diff.reshape(-1)[flat]))}{where}: expected "
+        f"{_fmt(float(expected.reshape(-1)[flat]))}, got {_fmt(float(got.reshape(-1)[flat]))}"
+    )
 
 
-def _compare(chk: _Check, got: Any, expected: Tensor, *, atol: float, rtol: float,
-             variants: Sequence[tuple[str, Callable[[], Any]]] = (),
-             names: Sequence[str] | None = None, what: str = "the result") -> None:
+def _compare(
+    chk: _Check,
+    got: Any,
+    expected: Tensor,
+    *,
+    atol: float,
+    rtol: float,
+    variants: Sequence[tuple[str, Callable[[], Any]]] = (),
+    names: Sequence[str] | None = None,
+    what: str = "the result",
+) -> None:
     """Fail unless ``got`` is a tensor/array of ``expected``'s shape and values."""
     g = _as_tensor(got)
     if g is None:
-        chk.fail(f"{what} must be a tensor", expected=f"a tensor of shape {tuple(expected.shape)}",
-                 got=_shape(got))
+        chk.fail(
+            f"{what} must be a tensor",
+            expected=f"a tensor of shape {tuple(expected.shape)}",
+            got=_shape(got),
+        )
     e = expected.detach().to(torch.float64)
     if g.shape != e.shape:
-        chk.fail(f"{what} has the wrong shape", expected=str(tuple(e.shape)),
-                 got=str(tuple(g.shape)))
+        chk.fail(
+            f"{what} has the wrong shape", expected=str(tuple(e.shape)), got=str(tuple(g.shape))
+        )
     if not bool(torch.isfinite(g).all()) and bool(torch.isfinite(e).all()):
         chk.fail(f"{what} contains nan or inf", hint=chk.hint)
     if torch.allclose(g, e, atol=atol, rtol=rtol):
         return
     known = _first_match(g, variants, atol, rtol)
-    chk.fail(known or f"{what} has the right shape but wrong values",
-             expected=f"values within {_fmt(atol)} of the reference",
-             got=_worst(g, e, names))
+    chk.fail(
+        known or f"{what} has the right shape but wrong values",
+        expected=f"values within {_fmt(atol)} of the reference",
+        got=_worst(g, e, names),
+    )
 
 
 def _scalar(chk: _Check, value: Any, what: str) -> float:
     """A returned loss (float, 0-dim tensor or numpy scalar) as a Python float."""
     if isinstance(value, Tensor):
         if value.numel() != 1:
-            chk.fail(f"{what} must be a single number", expected="a float (e.g. loss.item())",
-                     got=f"a tensor of shape {tuple(value.shape)}")
+            chk.fail(
+                f"{what} must be a single number",
+                expected="a float (e.g. loss.item())",
+                got=f"a tensor of shape {tuple(value.shape)}",
+            )
         return float(value.detach())
     if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
         return float(value)
-    chk.fail(f"{what} must be a number", expected="a float (e.g. loss.item())", got=_shape(value)
-             if value is not None else "None (did you forget `return`?)")
+    chk.fail(
+        f"{what} must be a number",
+        expected="a float (e.g. loss.item())",
+        got=_shape(value) if value is not None else "None (did you forget `return`?)",
+    )
 
 
 @torch.no_grad()
@@ -211,15 +247,17 @@ def _params(module: nn.Module) -> list[Tensor]:
     return [p.detach().clone() for p in module.parameters()]
 
 
-def _same_params(a: Sequence[Tensor], b: Sequence[Tensor], atol: float = 1e-5,
-                 rtol: float = 1e-4) -> bool:
+def _same_params(
+    a: Sequence[Tensor], b: Sequence[Tensor], atol: float = 1e-5, rtol: float = 1e-4
+) -> bool:
     return len(a) == len(b) and all(
         x.shape == y.shape and torch.allclose(x, y, atol=atol, rtol=rtol) for x, y in zip(a, b)
     )
 
 
-def _matches_update(got: Sequence[Tensor], update: Callable[..., list[Tensor]], *args: Any,
-                    **kwargs: Any) -> bool:
+def _matches_update(
+    got: Sequence[Tensor], update: Callable[..., list[Tensor]], *args: Any, **kwargs: Any
+) -> bool:
     """Whether ``got`` equals the parameters a mistake variant's update produces (False if the
     variant itself cannot be computed)."""
     try:

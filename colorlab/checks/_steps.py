@@ -23,8 +23,9 @@ def _tiny_gd(seed: int, critic_init: float | None = None) -> tuple[nn.Module, nn
     """A tiny generator ``(B,1,S,S) -> (B,2,S,S)`` and a PatchGAN-like D
     ``(B,3,S,S) -> (B,1,S/2,S/2)``."""
     G = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Tanh())
-    D = nn.Sequential(nn.Conv2d(3, 6, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
-                      nn.Conv2d(6, 1, 3, padding=1))
+    D = nn.Sequential(
+        nn.Conv2d(3, 6, 4, stride=2, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(6, 1, 3, padding=1)
+    )
     _seeded_init(G, seed, 0.5)
     _seeded_init(D, seed + 1, 0.3)
     if critic_init is not None:
@@ -53,10 +54,23 @@ def _has_grad(module: nn.Module) -> bool:
     return any(p.grad is not None and bool((p.grad != 0).any()) for p in module.parameters())
 
 
-def _d_update(D0: nn.Module, L: Tensor, real_ab: Tensor, fake_ab: Tensor, lr: float, seed: int, *,
-              loss: str = "vanilla", scale: float = 0.5, sign: float = 1.0, swap: bool = False,
-              zero_grad: bool = True, cat_ab_first: bool = False, clip: float = 0.0,
-              clip_first: bool = False) -> list[Tensor]:
+def _d_update(
+    D0: nn.Module,
+    L: Tensor,
+    real_ab: Tensor,
+    fake_ab: Tensor,
+    lr: float,
+    seed: int,
+    *,
+    loss: str = "vanilla",
+    scale: float = 0.5,
+    sign: float = 1.0,
+    swap: bool = False,
+    zero_grad: bool = True,
+    cat_ab_first: bool = False,
+    clip: float = 0.0,
+    clip_first: bool = False,
+) -> list[Tensor]:
     """D's parameters after one step of a (possibly wrong) D update: the mistake variants."""
     D = copy.deepcopy(D0)
     opt = torch.optim.SGD(D.parameters(), lr=lr)
@@ -86,8 +100,9 @@ def _d_update(D0: nn.Module, L: Tensor, real_ab: Tensor, fake_ab: Tensor, lr: fl
     return _params(D)
 
 
-def _step_setup(seed: int, b: int, s: int, critic_init: float | None = None
-                ) -> tuple[nn.Module, nn.Module, Tensor, Tensor]:
+def _step_setup(
+    seed: int, b: int, s: int, critic_init: float | None = None
+) -> tuple[nn.Module, nn.Module, Tensor, Tensor]:
     """The starting G and D (or critic) of a step check and its batch ``(L, real_ab)``."""
     G0, D0 = _tiny_gd(seed, critic_init)
     L, real_ab = _batch(seed + 100, b, s)

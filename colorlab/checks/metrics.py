@@ -29,9 +29,16 @@ def _images(seed: int, h: int, w: int, tint: tuple[float, float, float]) -> np.n
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 
-def _psnr_variant(pred: np.ndarray, target: np.ndarray, *, peak: float = 255.0,
-                  wrap: bool = False, scale: float = 1.0, square_peak: bool = True,
-                  rmse: bool = False) -> float:
+def _psnr_variant(
+    pred: np.ndarray,
+    target: np.ndarray,
+    *,
+    peak: float = 255.0,
+    wrap: bool = False,
+    scale: float = 1.0,
+    square_peak: bool = True,
+    rmse: bool = False,
+) -> float:
     if wrap:
         diff = (np.asarray(pred, np.uint8) - np.asarray(target, np.uint8)).astype(np.float64)
     else:
@@ -73,23 +80,37 @@ def check_psnr(psnr: Callable[[np.ndarray, np.ndarray], float]) -> None:
         value = _scalar(chk, got, "the PSNR")
         if math.isinf(expected):
             if not (math.isinf(value) and value > 0):
-                chk.fail("identical images have an infinite PSNR (mse = 0): return float('inf')",
-                         expected="inf", got=_fmt(value))
+                chk.fail(
+                    "identical images have an infinite PSNR (mse = 0): return float('inf')",
+                    expected="inf",
+                    got=_fmt(value),
+                )
             continue
         if math.isclose(value, expected, rel_tol=1e-6, abs_tol=1e-6):
             continue
         offset = 20 * math.log10(255.0)
         variants = [
-            (f"your PSNR is {offset:.2f} dB = 20 log10(255) too high: the images were scaled to "
-             f"[0, 1] but the peak stayed 255; use the peak of the data range, 255 for 0-255 "
-             f"images", dict(scale=1 / 255)),
-            (f"your PSNR is {offset:.2f} dB = 20 log10(255) too low: the peak value is 255 for "
-             f"0-255 images, not 1 (PSNR on [0, 1] instead of 0-255)", dict(peak=1.0)),
-            ("uint8 arithmetic wrapped around (3 - 5 = 254): convert to float before "
-             "subtracting", dict(wrap=True)),
+            (
+                f"your PSNR is {offset:.2f} dB = 20 log10(255) too high: the images were scaled to "
+                f"[0, 1] but the peak stayed 255; use the peak of the data range, 255 for 0-255 "
+                f"images",
+                dict(scale=1 / 255),
+            ),
+            (
+                f"your PSNR is {offset:.2f} dB = 20 log10(255) too low: the peak value is 255 for "
+                f"0-255 images, not 1 (PSNR on [0, 1] instead of 0-255)",
+                dict(peak=1.0),
+            ),
+            (
+                "uint8 arithmetic wrapped around (3 - 5 = 254): convert to float before "
+                "subtracting",
+                dict(wrap=True),
+            ),
             ("square the peak: 10 log10(255^2 / MSE)", dict(square_peak=False)),
-            ("use the mean squared error, not its square root, inside 10 log10(255^2 / MSE)",
-             dict(rmse=True)),
+            (
+                "use the mean squared error, not its square root, inside 10 log10(255^2 / MSE)",
+                dict(rmse=True),
+            ),
         ]
         known = None
         with np.errstate(all="ignore"):
@@ -102,9 +123,16 @@ def check_psnr(psnr: Callable[[np.ndarray, np.ndarray], float]) -> None:
     chk.passed()
 
 
-def _colorfulness_variant(img: np.ndarray, *, wrap: bool = False, absolute: bool = False,
-                          w_sigma: float = 1.0, w_mu: float = 0.3, variance: bool = False,
-                          add_std: bool = False) -> float:
+def _colorfulness_variant(
+    img: np.ndarray,
+    *,
+    wrap: bool = False,
+    absolute: bool = False,
+    w_sigma: float = 1.0,
+    w_mu: float = 0.3,
+    variance: bool = False,
+    add_std: bool = False,
+) -> float:
     if wrap:  # the arithmetic done on uint8 arrays: sums and differences wrap modulo 256
         u = np.asarray(img, np.uint8)
         r, g, b = u[..., 0], u[..., 1], u[..., 2]
@@ -136,8 +164,10 @@ def check_colorfulness(colorfulness: Callable[[np.ndarray], float]) -> None:
         ("a reddish uint8 image (20, 30, 3)", _images(5, 20, 30, (40, -30, -30))),
         ("a bluish uint8 image (16, 16, 3)", _images(6, 16, 16, (-30, -10, 50))),
         ("a gray uint8 image (R = G = B): colourfulness 0", gray),
-        ("a float64 image in 0-255 (18, 14, 3)",
-         _images(7, 18, 14, (10, 30, -40)).astype(np.float64)),
+        (
+            "a float64 image in 0-255 (18, 14, 3)",
+            _images(7, 18, 14, (10, 30, -40)).astype(np.float64),
+        ),
     ]
     chk = _Check(
         "colorfulness",
@@ -154,20 +184,36 @@ def check_colorfulness(colorfulness: Callable[[np.ndarray], float]) -> None:
         if math.isclose(value, expected, rel_tol=1e-3, abs_tol=1e-6):
             continue
         variants = [
-            ("the weight 0.3 belongs to the mean term: sigma + 0.3 * mu (you weighted sigma)",
-             dict(w_sigma=0.3, w_mu=1.0)),
+            (
+                "the weight 0.3 belongs to the mean term: sigma + 0.3 * mu (you weighted sigma)",
+                dict(w_sigma=0.3, w_mu=1.0),
+            ),
             ("the mean term is weighted by 0.3: sigma + 0.3 * mu", dict(w_mu=1.0)),
             ("the mean term 0.3 * mu_rgyb is missing", dict(w_mu=0.0)),
-            ("you used the absolute differences |R - G| (seed 000's variant): Hasler & "
-             "Suesstrunk use the signed rg = R - G and yb = (R + G) / 2 - B", dict(absolute=True)),
-            ("uint8 arithmetic wrapped around (R - G < 0 becomes R - G + 256): convert to float "
-             "first", dict(wrap=True)),
-            ("sigma is the square root of the summed variances: sqrt(std_rg^2 + std_yb^2)",
-             dict(variance=True)),
+            (
+                "you used the absolute differences |R - G| (seed 000's variant): Hasler & "
+                "Suesstrunk use the signed rg = R - G and yb = (R + G) / 2 - B",
+                dict(absolute=True),
+            ),
+            (
+                "uint8 arithmetic wrapped around (R - G < 0 becomes R - G + 256): convert to float "
+                "first",
+                dict(wrap=True),
+            ),
+            (
+                "sigma is the square root of the summed variances: sqrt(std_rg^2 + std_yb^2)",
+                dict(variance=True),
+            ),
             ("sigma is sqrt(std_rg^2 + std_yb^2), not std_rg + std_yb", dict(add_std=True)),
         ]
-        known = next((msg for msg, kw in variants if math.isclose(
-            value, _colorfulness_variant(img, **kw), rel_tol=1e-3, abs_tol=1e-6)), None)
+        known = next(
+            (
+                msg
+                for msg, kw in variants
+                if math.isclose(value, _colorfulness_variant(img, **kw), rel_tol=1e-3, abs_tol=1e-6)
+            ),
+            None,
+        )
         chk.fail(known or "wrong colourfulness", expected=f"{expected:.4f}", got=f"{value:.4f}")
     chk.passed()
 
@@ -217,45 +263,63 @@ def check_colorize_any_size(colorize_any_size: Callable[..., np.ndarray]) -> Non
         model.calls.clear()
         expected = reference_colorize(model, rgb, size=size, device="cpu")
         if isinstance(got, Tensor):
-            chk.fail("return a numpy array (H, W, 3) of uint8, not a tensor",
-                     expected=f"(H, W, 3) = {(h, w, 3)} uint8", got=f"a tensor {tuple(got.shape)}")
+            chk.fail(
+                "return a numpy array (H, W, 3) of uint8, not a tensor",
+                expected=f"(H, W, 3) = {(h, w, 3)} uint8",
+                got=f"a tensor {tuple(got.shape)}",
+            )
         if not isinstance(got, np.ndarray):
             chk.fail("return a numpy array (H, W, 3) of uint8", got=_shape(got))
         if got.shape != (h, w, 3):
             problem = "the output must have the input's size"
             if got.shape[:2] == (size, size):
-                problem = ("you returned the working size: upsample ab to the input's size and "
-                           "combine it with the full-resolution L")
+                problem = (
+                    "you returned the working size: upsample ab to the input's size and "
+                    "combine it with the full-resolution L"
+                )
             elif got.shape == (3, h, w):
                 problem = "the output is channels-first: return (H, W, 3)"
             chk.fail(problem, expected=str((h, w, 3)), got=str(got.shape))
         if got.dtype != np.uint8:
-            chk.fail("the output must be uint8 in 0-255 (multiply by 255, round, "
-                     ".astype(np.uint8))", expected="dtype uint8", got=f"dtype {got.dtype}")
+            chk.fail(
+                "the output must be uint8 in 0-255 (multiply by 255, round, .astype(np.uint8))",
+                expected="dtype uint8",
+                got=f"dtype {got.dtype}",
+            )
         if not calls:
             chk.fail("the model was never called")
         for shape, lo, hi in calls:
             if len(shape) != 4 or shape[1] != 1 or shape[2:] != (size, size):
-                chk.fail(f"the generator must see (B, 1, {size}, {size}) lightness batches: "
-                         f"resize L to the working size first",
-                         expected=f"(1, 1, {size}, {size})", got=str(shape))
+                chk.fail(
+                    f"the generator must see (B, 1, {size}, {size}) lightness batches: "
+                    f"resize L to the working size first",
+                    expected=f"(1, 1, {size}, {size})",
+                    got=str(shape),
+                )
             if hi > 1.0 + 1e-4 or lo < -1.0 - 1e-4:
-                chk.fail("the generator must get the normalised L in [-1, 1] (rgb_to_L_ab), "
-                         "not L in [0, 100]", expected="values in [-1, 1]",
-                         got=f"values in [{_fmt(lo)}, {_fmt(hi)}]")
+                chk.fail(
+                    "the generator must get the normalised L in [-1, 1] (rgb_to_L_ab), "
+                    "not L in [0, 100]",
+                    expected="values in [-1, 1]",
+                    got=f"values in [{_fmt(lo)}, {_fmt(hi)}]",
+                )
         lab_in, lab_got, lab_ref = _lab_of(rgb), _lab_of(got), _lab_of(expected)
         dl_got = float((lab_got[0] - lab_in[0]).abs().mean())
         dl_ref = float((lab_ref[0] - lab_in[0]).abs().mean())
         if dl_got > dl_ref + 1.0:
-            chk.fail("the output lost the input's detail: keep the input's full-resolution L and "
-                     "only upsample ab (resizing the colorized RGB, or L, blurs the lightness)",
-                     expected=f"mean |L_out - L_in| <= {dl_ref + 1.0:.2f}",
-                     got=f"mean |L_out - L_in| = {dl_got:.2f}")
+            chk.fail(
+                "the output lost the input's detail: keep the input's full-resolution L and "
+                "only upsample ab (resizing the colorized RGB, or L, blurs the lightness)",
+                expected=f"mean |L_out - L_in| <= {dl_ref + 1.0:.2f}",
+                got=f"mean |L_out - L_in| = {dl_got:.2f}",
+            )
         dab = float((lab_got[1:] - lab_ref[1:]).abs().mean())
         if dab > 2.0:
-            chk.fail("the colours differ from the reference: predict ab at the working size, "
-                     "upsample it (bilinear) to the input size and combine it with L "
-                     "(L_ab_to_rgb works on the normalised L and ab)",
-                     expected="mean |ab_out - ab_reference| <= 2 Lab units",
-                     got=f"{dab:.2f} Lab units")
+            chk.fail(
+                "the colours differ from the reference: predict ab at the working size, "
+                "upsample it (bilinear) to the input size and combine it with L "
+                "(L_ab_to_rgb works on the normalised L and ab)",
+                expected="mean |ab_out - ab_reference| <= 2 Lab units",
+                got=f"{dab:.2f} Lab units",
+            )
     chk.passed()

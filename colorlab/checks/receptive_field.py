@@ -21,8 +21,14 @@ def _rf_reference(layers: Sequence[tuple[int, int]]) -> int:
     return geometry.receptive_field(nn.Sequential(*convs))
 
 
-def _rf_variant(layers: Sequence[tuple[int, int]], *, start: int = 1, use_jump: bool = True,
-                add_k: bool = False, stride_first: bool = False) -> int:
+def _rf_variant(
+    layers: Sequence[tuple[int, int]],
+    *,
+    start: int = 1,
+    use_jump: bool = True,
+    add_k: bool = False,
+    stride_first: bool = False,
+) -> int:
     rf, jump = start, 1
     for k, s in layers:
         if stride_first:
@@ -51,8 +57,10 @@ def check_receptive_field(receptive_field: Callable[[list[tuple[int, int]]], int
     cases: list[tuple[str, list[tuple[int, int]]]] = list(PATCHGAN_LAYERS.items())
     cases.append(("a single 3x3 conv", [(3, 1)]))
     for _ in range(3):
-        layers = [(rng.choice([1, 2, 3, 4, 5, 7]), rng.choice([1, 2, 3]))
-                  for _ in range(rng.randint(2, 6))]
+        layers = [
+            (rng.choice([1, 2, 3, 4, 5, 7]), rng.choice([1, 2, 3]))
+            for _ in range(rng.randint(2, 6))
+        ]
         cases.append((f"random stack {layers}", layers))
     chk = _Check(
         "receptive_field",
@@ -63,25 +71,41 @@ def check_receptive_field(receptive_field: Callable[[list[tuple[int, int]]], int
         chk.start(i, desc)
         got = chk.call(receptive_field, [tuple(layer) for layer in layers])
         expected = _rf_reference(layers)
-        if not isinstance(got, (int, np.integer, float)) or isinstance(got, bool) or (
-            isinstance(got, float) and not got.is_integer()
+        if (
+            not isinstance(got, (int, np.integer, float))
+            or isinstance(got, bool)
+            or (isinstance(got, float) and not got.is_integer())
         ):
-            chk.fail("the result must be a whole number of pixels", expected=str(expected),
-                     got=_shape(got) if not isinstance(got, float) else repr(got))
+            chk.fail(
+                "the result must be a whole number of pixels",
+                expected=str(expected),
+                got=_shape(got) if not isinstance(got, float) else repr(got),
+            )
         if int(got) == expected:
             continue
         variants = [
-            ("you forgot the stride product: each layer adds (k - 1) times the product of the "
-             "strides of all layers before it (the 'jump'), not just (k - 1)",
-             _rf_variant(layers, use_jump=False)),
-            ("off by one: start from rf = 1 (one output pixel of a 1x1 conv sees one input pixel)",
-             _rf_variant(layers, start=0)),
+            (
+                "you forgot the stride product: each layer adds (k - 1) times the product of the "
+                "strides of all layers before it (the 'jump'), not just (k - 1)",
+                _rf_variant(layers, use_jump=False),
+            ),
+            (
+                "off by one: start from rf = 1 (one output pixel of a 1x1 conv sees one input "
+                "pixel)",
+                _rf_variant(layers, start=0),
+            ),
             ("off by one: start from rf = 1, not 2", _rf_variant(layers, start=2)),
             ("each layer adds (k - 1) * jump, not k * jump", _rf_variant(layers, add_k=True)),
-            ("each layer adds (k - 1) * jump, not k * jump (and start from rf = 1)",
-             _rf_variant(layers, add_k=True, start=0)),
-            ("multiply the jump by a layer's stride *after* adding its (k - 1) * jump: a layer's "
-             "own stride only spreads the layers after it", _rf_variant(layers, stride_first=True)),
+            (
+                "each layer adds (k - 1) * jump, not k * jump (and start from rf = 1)",
+                _rf_variant(layers, add_k=True, start=0),
+            ),
+            (
+                "multiply the jump by a layer's stride *after* adding its (k - 1) * jump: a "
+                "layer's "
+                "own stride only spreads the layers after it",
+                _rf_variant(layers, stride_first=True),
+            ),
         ]
         known = next((msg for msg, v in variants if v == int(got) and v != expected), None)
         chk.fail(known or "wrong receptive field", expected=str(expected), got=str(int(got)))

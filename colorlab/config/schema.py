@@ -72,7 +72,8 @@ class TrainConfig:
     **Losses** (generator: ``lambda_adv L_adv + lambda_rec L_rec + lambda_class L_class``)
 
     Attributes:
-        gan_mode: a key of :data:`colorlab.losses.ADVERSARIAL_MODES`: ``none`` (reconstruction only), ``vanilla``,
+        gan_mode: a key of :data:`colorlab.losses.ADVERSARIAL_MODES`: ``none``
+            (reconstruction only), ``vanilla``,
             ``lsgan``, ``wgan`` (weight clipping), ``wgan-gp`` (gradient penalty), ``hinge``.
         rec_kind: ``"l1"`` or ``"l2"``.
         lambda_rec: weight of the reconstruction (L1 or L2) loss: pix2pix's lambda (100; 50
@@ -264,8 +265,17 @@ class TrainConfig:
         for key in positive:
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
-        for key in ("lambda_rec", "lambda_adv", "lambda_class", "lambda_gp", "lr_g", "lr_d",
-                    "weight_decay", "eta_min", "checkpoint_every"):
+        for key in (
+            "lambda_rec",
+            "lambda_adv",
+            "lambda_class",
+            "lambda_gp",
+            "lr_g",
+            "lr_d",
+            "weight_decay",
+            "eta_min",
+            "checkpoint_every",
+        ):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{key} must be >= 0, got {getattr(self, key)}")
         if not 0.0 <= self.label_smoothing < 1.0:
@@ -375,7 +385,7 @@ def _parse_as(text: str, tp: Any, key: str) -> Any:
     if origin is dict or tp is dict:
         value = _literal(text)
         if not isinstance(value, dict):
-            raise ConfigError(f"{key} expects a JSON object like {{\"ngf\": 32}}, got {text!r}")
+            raise ConfigError(f'{key} expects a JSON object like {{"ngf": 32}}, got {text!r}')
         return value
     return _literal(text)
 
@@ -412,5 +422,3 @@ def apply_overrides(cfg: TrainConfig, overrides: typing.Iterable[str]) -> TrainC
         else:
             setattr(new, base, _parse_as(text, hints[base], base))
     return new.validate()
-
-

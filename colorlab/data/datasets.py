@@ -27,8 +27,10 @@ def _as_uint8_rgb(img: np.ndarray, index: int) -> np.ndarray:
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-        raise ValueError(f"image {index}: expected an (H,W,3) uint8 array or a file path, got "
-                         f"{arr.dtype} array of shape {arr.shape}")
+        raise ValueError(
+            f"image {index}: expected an (H,W,3) uint8 array or a file path, got "
+            f"{arr.dtype} array of shape {arr.shape}"
+        )
     return arr
 
 
@@ -61,18 +63,29 @@ class LabDataset(Dataset):
         labels; ``(rgb, label_or_-1)`` with ``rgb=True``.
     """
 
-    def __init__(self, images: Sequence[ImageSource] | np.ndarray, size: int | None = None,
-                 train: bool = False, labels: Sequence[int] | None = None, rgb: bool = False, *,
-                 crop_scale: tuple[float, float] = (0.5, 1.0), flip_p: float = 0.5,
-                 classes: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        images: Sequence[ImageSource] | np.ndarray,
+        size: int | None = None,
+        train: bool = False,
+        labels: Sequence[int] | None = None,
+        rgb: bool = False,
+        *,
+        crop_scale: tuple[float, float] = (0.5, 1.0),
+        flip_p: float = 0.5,
+        classes: Sequence[str] | None = None,
+    ) -> None:
         if isinstance(images, np.ndarray):
             if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8:
-                raise ValueError("an array of images must be (N,H,W,3) uint8, got "
-                                 f"{images.dtype} {images.shape}")
+                raise ValueError(
+                    f"an array of images must be (N,H,W,3) uint8, got {images.dtype} {images.shape}"
+                )
             items: list[ImageSource] = list(images)
         else:
-            items = [Path(x) if isinstance(x, (str, os.PathLike)) else _as_uint8_rgb(x, i)
-                     for i, x in enumerate(images)]
+            items = [
+                Path(x) if isinstance(x, (str, os.PathLike)) else _as_uint8_rgb(x, i)
+                for i, x in enumerate(images)
+            ]
         if size is not None and (not isinstance(size, (int, np.integer)) or size < 1):
             raise ValueError(f"size must be a positive integer or None, got {size!r}")
         if labels is not None:
@@ -98,8 +111,10 @@ class LabDataset(Dataset):
 
     def __repr__(self) -> str:
         kind = "paths" if self.images and isinstance(self.images[0], Path) else "arrays"
-        return (f"LabDataset({len(self)} {kind}, size={self.size}, train={self.train}, "
-                f"labels={'yes' if self.labels is not None else 'no'}, rgb={self.rgb})")
+        return (
+            f"LabDataset({len(self)} {kind}, size={self.size}, train={self.train}, "
+            f"labels={'yes' if self.labels is not None else 'no'}, rgb={self.rgb})"
+        )
 
     def image(self, index: int) -> np.ndarray:
         """The untransformed ``(H,W,3)`` uint8 image ``index``."""
@@ -126,8 +141,12 @@ class LabDataset(Dataset):
         if self.size is not None:
             box = self._box(h, w)
             if box != (0, 0, w, h) or (h, w) != (self.size, self.size):
-                img = np.asarray(Image.fromarray(img).resize(
-                    (self.size, self.size), Image.Resampling.BICUBIC, box=box), dtype=np.uint8)
+                img = np.asarray(
+                    Image.fromarray(img).resize(
+                        (self.size, self.size), Image.Resampling.BICUBIC, box=box
+                    ),
+                    dtype=np.uint8,
+                )
         if self.train and self.flip_p > 0 and float(torch.rand(())) < self.flip_p:
             img = img[:, ::-1]
         return img

@@ -92,15 +92,22 @@ class FolderReport:
 
     def summary(self) -> str:
         """One line, e.g. ``"120 images in photos/: 115 kept, 1 unreadable, ..."``."""
-        return (f"{self.found} images in {self.root}: {len(self.kept)} kept, {len(self.bad)} "
-                f"unreadable, {len(self.too_small)} too small, {len(self.grayscale)} grayscale "
-                "dropped")
+        return (
+            f"{self.found} images in {self.root}: {len(self.kept)} kept, {len(self.bad)} "
+            f"unreadable, {len(self.too_small)} too small, {len(self.grayscale)} grayscale "
+            "dropped"
+        )
 
     __str__ = summary
 
 
-def scan_images(paths: Sequence[PathLike], *, min_size: int = 0, drop_gray: bool = True,
-                where: str = "the given files") -> FolderReport:
+def scan_images(
+    paths: Sequence[PathLike],
+    *,
+    min_size: int = 0,
+    drop_gray: bool = True,
+    where: str = "the given files",
+) -> FolderReport:
     """Check image files before training; returns a :class:`FolderReport`.
 
     Every file is decoded once (JPEGs at reduced resolution, enough to judge colour). Unreadable
@@ -121,8 +128,11 @@ def scan_images(paths: Sequence[PathLike], *, min_size: int = 0, drop_gray: bool
             continue
         if min(w, h) < min_size:
             report.too_small.append((p, (w, h)))
-            warnings.warn(f"skipping {p}: {w}x{h} is smaller than the {min_size}px crop",
-                          DataWarning, stacklevel=3)
+            warnings.warn(
+                f"skipping {p}: {w}x{h} is smaller than the {min_size}px crop",
+                DataWarning,
+                stacklevel=3,
+            )
             continue
         if drop_gray and is_grayscale(img):
             report.grayscale.append(p)
@@ -130,25 +140,39 @@ def scan_images(paths: Sequence[PathLike], *, min_size: int = 0, drop_gray: bool
         report.kept.append(p)
         report.kept_index.append(i)
     if report.grayscale:
-        warnings.warn(f"dropped {len(report.grayscale)} grayscale images of {report.found} "
-                      f"from {where}", DataWarning, stacklevel=3)
+        warnings.warn(
+            f"dropped {len(report.grayscale)} grayscale images of {report.found} from {where}",
+            DataWarning,
+            stacklevel=3,
+        )
     return report
 
 
 def _no_usable_images(root: PathLike, report: FolderReport, min_size: int) -> NoImagesError:
     if report.found == 0:
-        return NoImagesError(f"no image files under {root} (looked recursively for "
-                             f"{'/'.join(e[1:] for e in IMAGE_EXTENSIONS)} files)")
+        return NoImagesError(
+            f"no image files under {root} (looked recursively for "
+            f"{'/'.join(e[1:] for e in IMAGE_EXTENSIONS)} files)"
+        )
     return NoImagesError(
         f"no usable image in {root}: of {report.found} image files, {len(report.bad)} are "
         f"unreadable, {len(report.too_small)} smaller than {min_size}px and "
-        f"{len(report.grayscale)} grayscale (see the warnings for each file)")
+        f"{len(report.grayscale)} grayscale (see the warnings for each file)"
+    )
 
 
-def image_folder(root: PathLike, size: int = 256, *, train: bool = False, labels: bool = False,
-                 rgb: bool = False, drop_gray: bool = True, min_size: int | None = None,
-                 crop_scale: tuple[float, float] = (0.5, 1.0), flip_p: float = 0.5,
-                 ) -> tuple[LabDataset, FolderReport]:
+def image_folder(
+    root: PathLike,
+    size: int = 256,
+    *,
+    train: bool = False,
+    labels: bool = False,
+    rgb: bool = False,
+    drop_gray: bool = True,
+    min_size: int | None = None,
+    crop_scale: tuple[float, float] = (0.5, 1.0),
+    flip_p: float = 0.5,
+) -> tuple[LabDataset, FolderReport]:
     """A :class:`LabDataset` over every usable image under ``root``, and the scan report.
 
     Args:
@@ -172,8 +196,16 @@ def image_folder(root: PathLike, size: int = 256, *, train: bool = False, labels
     if not report.kept:
         raise _no_usable_images(root, report, min_size)
     kept_labels = [label_list[i] for i in report.kept_index] if label_list is not None else None
-    ds = LabDataset(report.kept, size=size, train=train, labels=kept_labels, rgb=rgb,
-                    crop_scale=crop_scale, flip_p=flip_p, classes=classes)
+    ds = LabDataset(
+        report.kept,
+        size=size,
+        train=train,
+        labels=kept_labels,
+        rgb=rgb,
+        crop_scale=crop_scale,
+        flip_p=flip_p,
+        classes=classes,
+    )
     return ds, report
 
 
@@ -182,7 +214,8 @@ _CLASS_SETS_HELP = (
     "256x256 images at http://places.csail.mit.edu/downloadData.html and extract them so that "
     "each scene class is a folder (e.g. <root>/a/abbey/*.jpg). ImageNet (seed 000): download "
     "ILSVRC2012 from https://image-net.org (registration required) and point at the train folder "
-    "(<root>/n01440764/*.JPEG ...). See data/README.md.")
+    "(<root>/n01440764/*.JPEG ...). See data/README.md."
+)
 
 
 def class_folder(root: PathLike) -> tuple[list[Path], list[int], list[str]]:
@@ -199,16 +232,19 @@ def class_folder(root: PathLike) -> tuple[list[Path], list[int], list[str]]:
     """
     root = Path(root)
     if not root.is_dir():
-        raise DatasetUnavailableError(f"class-per-folder dataset not found at {root}. "
-                                      + _CLASS_SETS_HELP)
+        raise DatasetUnavailableError(
+            f"class-per-folder dataset not found at {root}. " + _CLASS_SETS_HELP
+        )
     paths = find_images(root)
     if not paths:
         raise NoImagesError(f"no image files under {root}; expected one folder per class")
     names = [p.parent.relative_to(root).as_posix() for p in paths]
     loose = [p for p, c in zip(paths, names) if c == "."]
     if loose:
-        raise ValueError(f"{len(loose)} images lie directly in {root} (e.g. {loose[0].name}); "
-                         "a class-per-folder set keeps every image in its class folder")
+        raise ValueError(
+            f"{len(loose)} images lie directly in {root} (e.g. {loose[0].name}); "
+            "a class-per-folder set keeps every image in its class folder"
+        )
     classes = sorted(set(names))
     index = {c: i for i, c in enumerate(classes)}
     return paths, [index[c] for c in names], classes

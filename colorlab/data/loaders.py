@@ -123,17 +123,23 @@ def _folder_sets(cfg: TrainConfig, rgb: bool) -> Sets:
     parts = split_indices(len(kept), cfg.split, seed=cfg.seed)
     use_labels = kept_labels if cfg.n_classes else None
     return tuple(
-        LabDataset(_subset(kept, idx), size=cfg.image_size, train=train,
-                   labels=_subset(use_labels, idx) if use_labels is not None else None,
-                   rgb=rgb, classes=classes)
+        LabDataset(
+            _subset(kept, idx),
+            size=cfg.image_size,
+            train=train,
+            labels=_subset(use_labels, idx) if use_labels is not None else None,
+            rgb=rgb,
+            classes=classes,
+        )
         for idx, train in zip(parts, (True, False, False))
     )
 
 
 def _coco_sets(cfg: TrainConfig, rgb: bool) -> Sets:
     n = cfg.n_images or 10_000
-    train_paths, val_paths = coco_sample(n=n, n_train=int(round(0.8 * n)), seed=cfg.seed,
-                                         data_dir=cfg.data_dir)
+    train_paths, val_paths = coco_sample(
+        n=n, n_train=int(round(0.8 * n)), seed=cfg.seed, data_dir=cfg.data_dir
+    )
     train = LabDataset(train_paths, size=cfg.image_size, train=True, rgb=rgb)
     val = LabDataset(val_paths, size=cfg.image_size, train=False, rgb=rgb)
     return train, val, val
@@ -149,9 +155,15 @@ def _cifar_sets(cfg: TrainConfig, rgb: bool) -> Sets:
     labels = full.labels if cfg.n_classes else None
 
     def part(idx: np.ndarray, train: bool) -> Dataset:
-        return LabDataset(np.stack(_subset(full.images, idx)), size=32, train=train,
-                          labels=_subset(labels, idx) if labels else None, rgb=rgb,
-                          crop_scale=(1.0, 1.0), classes=full.classes)
+        return LabDataset(
+            np.stack(_subset(full.images, idx)),
+            size=32,
+            train=train,
+            labels=_subset(labels, idx) if labels else None,
+            rgb=rgb,
+            crop_scale=(1.0, 1.0),
+            classes=full.classes,
+        )
 
     if not cfg.n_classes:
         test.labels = None
@@ -178,8 +190,9 @@ class ResumableSampler(DistributedSampler):
     """
 
     def __init__(self, dataset: Dataset, num_replicas: int, rank: int, seed: int) -> None:
-        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed,
-                         drop_last=True)
+        super().__init__(
+            dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=True
+        )
         self._skip = 0
 
     def skip(self, n: int) -> None:
@@ -238,11 +251,24 @@ def make_loaders(
         )
     sampler = ResumableSampler(train_ds, num_replicas=world_size, rank=rank, seed=cfg.seed)
     gen = torch.Generator()
-    common = dict(num_workers=num_workers, pin_memory=pin_memory,
-                  persistent_workers=num_workers > 0)
-    train = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler, drop_last=True,
-                       generator=gen, **common)
+    common = dict(
+        num_workers=num_workers, pin_memory=pin_memory, persistent_workers=num_workers > 0
+    )
+    train = DataLoader(
+        train_ds,
+        batch_size=cfg.batch_size,
+        sampler=sampler,
+        drop_last=True,
+        generator=gen,
+        **common,
+    )
     val_gen = torch.Generator().manual_seed(cfg.seed)
-    val = DataLoader(val_ds, batch_size=cfg.batch_size, shuffle=False, generator=val_gen,
-                     num_workers=0, pin_memory=pin_memory)
+    val = DataLoader(
+        val_ds,
+        batch_size=cfg.batch_size,
+        shuffle=False,
+        generator=val_gen,
+        num_workers=0,
+        pin_memory=pin_memory,
+    )
     return Loaders(train=train, val=val, sampler=sampler, generator=gen, seed=cfg.seed)

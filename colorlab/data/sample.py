@@ -80,8 +80,9 @@ SOURCE_PHOTOS: tuple[PhotoSource, ...] = (
     PhotoSource("rocket", "scikit-image", "rocket.jpg", "public domain (SpaceX)"),
     PhotoSource("china", "scikit-learn", "china.jpg", "CC BY 2.0 (danielbuechele, Flickr)"),
     PhotoSource("flower", "scikit-learn", "flower.jpg", "CC BY 2.0 (vultilion, Flickr)"),
-    PhotoSource("grace_hopper", "matplotlib", "grace_hopper.jpg",
-                "public domain (U.S. Navy photograph)"),
+    PhotoSource(
+        "grace_hopper", "matplotlib", "grace_hopper.jpg", "public domain (U.S. Navy photograph)"
+    ),
 )
 
 
@@ -93,15 +94,20 @@ def _source_photos_cached() -> tuple[tuple[str, np.ndarray], ...]:
             path = src.path()
             img = load_image(path)
         except (ModuleNotFoundError, FileNotFoundError, BadImageError) as err:
-            warnings.warn(f"sample photo {src.name!r} from {src.package} is unavailable and "
-                          f"left out of the sample set: {err}", DataWarning, stacklevel=3)
+            warnings.warn(
+                f"sample photo {src.name!r} from {src.package} is unavailable and "
+                f"left out of the sample set: {err}",
+                DataWarning,
+                stacklevel=3,
+            )
             continue
         img.flags.writeable = False
         photos.append((src.name, img))
     if not photos:
         raise DatasetUnavailableError(
             "none of the sample photographs shipped by scikit-image, scikit-learn and matplotlib "
-            "was found; reinstall them (pip install -e '.[dev]') to get the offline sample set")
+            "was found; reinstall them (pip install -e '.[dev]') to get the offline sample set"
+        )
     return tuple(photos)
 
 
@@ -129,8 +135,9 @@ def _part_region(shape: tuple[int, ...], part: str | None) -> tuple[int, int, in
 
 
 @functools.lru_cache(maxsize=8)
-def _sample_crops(n: int, size: int, seed: int, part: str | None
-                  ) -> tuple[tuple[str, tuple[int, int, int, int], np.ndarray], ...]:
+def _sample_crops(
+    n: int, size: int, seed: int, part: str | None
+) -> tuple[tuple[str, tuple[int, int, int, int], np.ndarray], ...]:
     """``n`` crops as ``(photo name, (x0, y0, x1, y1) box in the photo, (size,size,3) uint8)``."""
     photos = _source_photos_cached()
     part_id = 0 if part is None else 1 + list(SAMPLE_PARTS).index(part)
@@ -149,8 +156,10 @@ def _sample_crops(n: int, size: int, seed: int, part: str | None
         cx = x0 + int(rng.integers(0, x1 - x0 - side + 1))
         cy = y0 + int(rng.integers(0, y1 - y0 - side + 1))
         box = (cx, cy, cx + side, cy + side)
-        crop = np.asarray(Image.fromarray(img).resize((size, size), Image.Resampling.BICUBIC,
-                                                      box=box), dtype=np.uint8)
+        crop = np.asarray(
+            Image.fromarray(img).resize((size, size), Image.Resampling.BICUBIC, box=box),
+            dtype=np.uint8,
+        )
         if is_grayscale(crop):  # e.g. a patch of white space suit: no colour to learn
             rejected += 1
             if rejected > 10 * n + 100:
@@ -170,8 +179,9 @@ def _check_sample_args(n: int, size: int, part: str | None) -> None:
         raise ValueError(f"part must be None or one of {sorted(SAMPLE_PARTS)}, got {part!r}")
 
 
-def sample_images(n: int = 256, size: int = 64, seed: int = 0, *,
-                  part: str | None = None) -> list[np.ndarray]:
+def sample_images(
+    n: int = 256, size: int = 64, seed: int = 0, *, part: str | None = None
+) -> list[np.ndarray]:
     """The embedded offline sample set: ``n`` colour crops, each ``(size, size, 3)`` uint8.
 
     Each crop is a random square of a random source photo (:func:`source_photos`; the photos take
@@ -197,8 +207,9 @@ def _png_bytes(img: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def build_sample_folder(root: PathLike, n: int = 256, size: int = 64, seed: int = 0, *,
-                        part: str | None = None) -> Path:
+def build_sample_folder(
+    root: PathLike, n: int = 256, size: int = 64, seed: int = 0, *, part: str | None = None
+) -> Path:
     """Write the sample set as PNG files; returns the folder holding them.
 
     The folder is ``root / "sample-n{n}-s{size}-seed{seed}[-{part}]"``, so different arguments
@@ -216,10 +227,12 @@ def build_sample_folder(root: PathLike, n: int = 256, size: int = 64, seed: int 
         manifest = json.loads(manifest_path.read_text())
     except (OSError, ValueError):
         manifest = None
-    if (isinstance(manifest, dict) and manifest.get("args") ==
-            {"n": n, "size": size, "seed": seed, "part": part}
-            and all((folder / entry["file"]).is_file() for entry in manifest.get("files", []))
-            and len(manifest.get("files", [])) == n):
+    if (
+        isinstance(manifest, dict)
+        and manifest.get("args") == {"n": n, "size": size, "seed": seed, "part": part}
+        and all((folder / entry["file"]).is_file() for entry in manifest.get("files", []))
+        and len(manifest.get("files", [])) == n
+    ):
         return folder
     crops = _sample_crops(int(n), int(size), int(seed), part)
     folder.mkdir(parents=True, exist_ok=True)

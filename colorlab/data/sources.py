@@ -24,8 +24,13 @@ _COCO_SAMPLE_BYTES = 3_245_877_008  # size of the complete archive (fastai's dow
 #: The CIFAR-10 python archive torchvision downloads (about 163 MB).
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 _CIFAR10_FILES = (
-    "data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
-    "test_batch", "batches.meta",
+    "data_batch_1",
+    "data_batch_2",
+    "data_batch_3",
+    "data_batch_4",
+    "data_batch_5",
+    "test_batch",
+    "batches.meta",
 )
 
 
@@ -36,19 +41,25 @@ def _coco_help(where: str) -> str:
         "untar_data(URLs.COCO_SAMPLE)` or by hand, and extract it so that the images lie in "
         f"{where}/coco_sample/train_sample/*.jpg (or pass coco_sample(data_dir=...) pointing at "
         "the folder holding coco_sample/); coco_sample(download=True) downloads it where the "
-        "network allows. See data/README.md.")
+        "network allows. See data/README.md."
+    )
 
 
 def _locate_coco_sample(data_dir: PathLike | None, download: bool) -> Path:
     """The folder of COCO sample images, or DatasetUnavailableError (no network unless asked)."""
     if data_dir is not None:
         base = Path(data_dir)
-        for candidate in (base / "coco_sample" / "train_sample", base / "train_sample",
-                          base / "coco_sample", base):
+        for candidate in (
+            base / "coco_sample" / "train_sample",
+            base / "train_sample",
+            base / "coco_sample",
+            base,
+        ):
             if candidate.is_dir() and find_images(candidate):
                 return candidate
-        raise DatasetUnavailableError(f"COCO sample not found under {base}. "
-                                      + _coco_help(str(base)))
+        raise DatasetUnavailableError(
+            f"COCO sample not found under {base}. " + _coco_help(str(base))
+        )
     from fastai.data.external import URLs, fastai_cfg, untar_data  # slow import: only here
 
     cfg = fastai_cfg()
@@ -60,22 +71,31 @@ def _locate_coco_sample(data_dir: PathLike | None, download: bool) -> Path:
             raise DatasetUnavailableError(
                 f"COCO sample archive {archive} is incomplete ({archive.stat().st_size:,} of "
                 f"{expected:,} bytes); delete it and download again. "
-                + _coco_help(str(cfg.path("data"))))
+                + _coco_help(str(cfg.path("data")))
+            )
         if not archive.is_file():
             raise DatasetUnavailableError(
                 f"COCO sample not found: neither {extracted} nor {archive} exists. "
-                + _coco_help(str(cfg.path("data"))))
+                + _coco_help(str(cfg.path("data")))
+            )
     try:
         path = Path(untar_data(URLs.COCO_SAMPLE))
     except Exception as err:  # network and extraction failures alike
-        raise DatasetUnavailableError(f"could not get the COCO sample ({type(err).__name__}: "
-                                      f"{err}). " + _coco_help(str(cfg.path("data")))) from err
+        raise DatasetUnavailableError(
+            f"could not get the COCO sample ({type(err).__name__}: "
+            f"{err}). " + _coco_help(str(cfg.path("data")))
+        ) from err
     return path / "train_sample" if (path / "train_sample").is_dir() else path
 
 
-def coco_sample(n: int = 10000, n_train: int = 8000, seed: int = 0, *,
-                data_dir: PathLike | None = None, download: bool = False
-                ) -> tuple[list[Path], list[Path]]:
+def coco_sample(
+    n: int = 10000,
+    n_train: int = 8000,
+    seed: int = 0,
+    *,
+    data_dir: PathLike | None = None,
+    download: bool = False,
+) -> tuple[list[Path], list[Path]]:
     """Seed 002's data: ``n`` random images of fastai's COCO sample split ``n_train``/rest.
 
     Returns ``(train_paths, val_paths)`` (8,000 / 2,000 by default), disjoint, drawn with
@@ -104,14 +124,22 @@ def coco_sample(n: int = 10000, n_train: int = 8000, seed: int = 0, *,
 
 
 def _cifar_help(root: Path) -> str:
-    return (f"Download CIFAR-10 ({CIFAR10_URL}, 163 MB) on a machine with internet and extract it "
-            f"into {root}, so that {root / 'cifar-10-batches-py'} holds "
-            f"{', '.join(_CIFAR10_FILES)}; or call cifar10(root, download=True) where the network "
-            "allows. See data/README.md.")
+    return (
+        f"Download CIFAR-10 ({CIFAR10_URL}, 163 MB) on a machine with internet and extract it "
+        f"into {root}, so that {root / 'cifar-10-batches-py'} holds "
+        f"{', '.join(_CIFAR10_FILES)}; or call cifar10(root, download=True) where the network "
+        "allows. See data/README.md."
+    )
 
 
-def cifar10(root: PathLike, train: bool = True, download: bool = False, *,
-            augment: bool | None = None, rgb: bool = False) -> LabDataset:
+def cifar10(
+    root: PathLike,
+    train: bool = True,
+    download: bool = False,
+    *,
+    augment: bool | None = None,
+    rgb: bool = False,
+) -> LabDataset:
     """CIFAR-10 through torchvision as a :class:`LabDataset` of ``(L, ab, label)`` at 32x32.
 
     Seed 003's data: 50,000 training / 10,000 test images in 10 classes (``.classes`` holds their
@@ -125,18 +153,28 @@ def cifar10(root: PathLike, train: bool = True, download: bool = False, *,
     base = root / "cifar-10-batches-py"
     missing = [f for f in _CIFAR10_FILES if not (base / f).is_file()]
     if missing and not download:
-        raise DatasetUnavailableError(f"CIFAR-10 not found: {base} lacks {', '.join(missing)}. "
-                                      + _cifar_help(root))
+        raise DatasetUnavailableError(
+            f"CIFAR-10 not found: {base} lacks {', '.join(missing)}. " + _cifar_help(root)
+        )
     from torchvision.datasets import CIFAR10
 
     try:
         tv = CIFAR10(str(root), train=train, download=download)
     except RuntimeError as err:  # torchvision: "Dataset not found or corrupted"
-        raise DatasetUnavailableError(f"CIFAR-10 files in {base} are missing or corrupted "
-                                      f"(torchvision: {err}). " + _cifar_help(root)) from err
+        raise DatasetUnavailableError(
+            f"CIFAR-10 files in {base} are missing or corrupted "
+            f"(torchvision: {err}). " + _cifar_help(root)
+        ) from err
     except OSError as err:  # network errors of download=True
-        raise DatasetUnavailableError(f"could not download CIFAR-10 ({err}). "
-                                      + _cifar_help(root)) from err
-    return LabDataset(np.asarray(tv.data, dtype=np.uint8), size=32,
-                      train=train if augment is None else augment, labels=list(tv.targets),
-                      rgb=rgb, crop_scale=(1.0, 1.0), classes=list(tv.classes))
+        raise DatasetUnavailableError(
+            f"could not download CIFAR-10 ({err}). " + _cifar_help(root)
+        ) from err
+    return LabDataset(
+        np.asarray(tv.data, dtype=np.uint8),
+        size=32,
+        train=train if augment is None else augment,
+        labels=list(tv.targets),
+        rgb=rgb,
+        crop_scale=(1.0, 1.0),
+        classes=list(tv.classes),
+    )

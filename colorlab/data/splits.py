@@ -39,8 +39,10 @@ def split_counts(n: int, split: str | Sequence[float] = "80/10/10") -> tuple[int
             try:
                 pct = [float(x) for x in split.split("/")]
             except ValueError:
-                raise ValueError(f"split {split!r} is neither a preset {sorted(SPLITS)} nor "
-                                 "percentages like '70/15/15'") from None
+                raise ValueError(
+                    f"split {split!r} is neither a preset {sorted(SPLITS)} nor "
+                    "percentages like '70/15/15'"
+                ) from None
             if abs(sum(pct) - 100.0) > 1e-6:
                 raise ValueError(f"split {split!r}: percentages sum to {sum(pct)}, not 100")
             parts = tuple(p / 100.0 for p in pct)
@@ -62,8 +64,9 @@ def split_counts(n: int, split: str | Sequence[float] = "80/10/10") -> tuple[int
     return counts[0], counts[1], counts[2]
 
 
-def split_indices(n: int, split: str | Sequence[float] = "80/10/10", seed: int = 0
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_indices(
+    n: int, split: str | Sequence[float] = "80/10/10", seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Deterministic disjoint ``(train, val, test)`` index arrays covering ``range(n)``.
 
     A permutation from ``numpy.random.default_rng(seed)`` cut into the sizes of

@@ -31,6 +31,13 @@ from colorlab.models.linear_discriminator import (
     LinearDiscriminatorConfig,
 )
 from colorlab.models.patchgan import PatchGAN, output_size, receptive_field
+from colorlab.models.registry import (
+    DISCRIMINATORS,
+    GENERATORS,
+    ModelSpec,
+    build_discriminator,
+    build_generator,
+)
 from colorlab.models.resnet_unet import (
     RESNET18_WEIGHTS_FILE,
     RESNET18_WEIGHTS_URL,
@@ -38,13 +45,6 @@ from colorlab.models.resnet_unet import (
     ResNetUNet,
     resnet18_unet,
     resnet18_weights_path,
-)
-from colorlab.models.registry import (
-    DISCRIMINATORS,
-    GENERATORS,
-    ModelSpec,
-    build_discriminator,
-    build_generator,
 )
 from colorlab.models.unet import UNET_PRESETS, ConvAutoencoder, EncoderDecoder, UNet
 from colorlab.models.utils import count_parameters, init_weights

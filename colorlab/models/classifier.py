@@ -180,9 +180,15 @@ class ColorizerWithClassifier(nn.Module):
         """
         generator = UNet.pix2pix(in_channels, out_channels, num_downs=num_downs, ngf=ngf)
         return cls(
-            generator, n_classes, image_size=image_size, tap=tap, branch_blocks=branch_blocks,
-            branch_channels=branch_channels, fusion_units=tuple(fusion_units),
-            head_units=tuple(head_units), dropout=dropout,
+            generator,
+            n_classes,
+            image_size=image_size,
+            tap=tap,
+            branch_blocks=branch_blocks,
+            branch_channels=branch_channels,
+            fusion_units=tuple(fusion_units),
+            head_units=tuple(head_units),
+            dropout=dropout,
         )
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -225,8 +231,15 @@ CLASSIFIER_PRESETS: dict[str, ClassifierConfig] = {
     "chromagan": ClassifierConfig(),
     # CPU-sized: 32 px, 5 levels of 16.. channels, branch from the 2nd block (8x8 -> 1x1)
     "small": ClassifierConfig(
-        n_classes=10, num_downs=5, ngf=16, image_size=32, tap=1, branch_blocks=3,
-        branch_channels=64, fusion_units=(128, 64), head_units=(128, 64),
+        n_classes=10,
+        num_downs=5,
+        ngf=16,
+        image_size=32,
+        tap=1,
+        branch_blocks=3,
+        branch_channels=64,
+        fusion_units=(128, 64),
+        head_units=(128, 64),
     ),
 }
 """Named :class:`ColorizerWithClassifier` configurations."""

@@ -98,8 +98,9 @@ class LinearDiscriminator(nn.Module):
         layers: list[nn.Module] = []
         for i in range(n):
             layers.append(
-                nn.Conv2d(channels[i], channels[i + 1], kernel_size, stride=strides[i],
-                          padding=padding)
+                nn.Conv2d(
+                    channels[i], channels[i + 1], kernel_size, stride=strides[i], padding=padding
+                )
             )
             if norms[i]:
                 layers.append(nn.BatchNorm2d(channels[i + 1]))
@@ -114,14 +115,19 @@ class LinearDiscriminator(nn.Module):
 
     @classmethod
     def from_config(
-        cls, config: LinearDiscriminatorConfig, in_channels: int | None = None,
+        cls,
+        config: LinearDiscriminatorConfig,
+        in_channels: int | None = None,
         image_size: int | None = None,
     ) -> LinearDiscriminator:
         """Build from a :class:`LinearDiscriminatorConfig`, optionally changing the input."""
         channels = config.channels if in_channels is None else (in_channels, *config.channels[1:])
         return cls(
-            channels, config.image_size if image_size is None else image_size,
-            strides=config.strides, norms=config.norms, kernel_size=config.kernel_size,
+            channels,
+            config.image_size if image_size is None else image_size,
+            strides=config.strides,
+            norms=config.norms,
+            kernel_size=config.kernel_size,
             padding=config.padding,
         )
 
@@ -142,8 +148,9 @@ class LinearDiscriminator(nn.Module):
         (the WGAN-GP critic). The output is one logit per image (``out_channels`` must be 1).
         """
         if out_channels != 1:
-            raise ValueError(f"LinearDiscriminator gives one logit: out_channels must be 1, "
-                             f"got {out_channels}")
+            raise ValueError(
+                f"LinearDiscriminator gives one logit: out_channels must be 1, got {out_channels}"
+            )
         try:
             config = LINEAR_PRESETS[name]
         except KeyError:

@@ -73,8 +73,7 @@ class PatchGAN(nn.Module):
         act = _leaky_relu
         layers: list[nn.Module]
         if n_layers == 0:
-            layers = [nn.Conv2d(in_channels, ndf, 1), act(),
-                      nn.Conv2d(ndf, 2 * ndf, 1, bias=bias)]
+            layers = [nn.Conv2d(in_channels, ndf, 1), act(), nn.Conv2d(ndf, 2 * ndf, 1, bias=bias)]
             if norm:
                 layers.append(nn.BatchNorm2d(2 * ndf))
             layers += [act(), nn.Conv2d(2 * ndf, out_channels, 1)]

@@ -83,8 +83,15 @@ def _spec(registry: Mapping[str, ModelSpec], name: str, what: str) -> ModelSpec:
     return registry[name]
 
 
-def _build(spec: ModelSpec, what: str, name: str, channels: tuple[int, int], image_size: int,
-           kwargs: dict[str, Any], user_kwargs: dict[str, Any]) -> nn.Module:
+def _build(
+    spec: ModelSpec,
+    what: str,
+    name: str,
+    channels: tuple[int, int],
+    image_size: int,
+    kwargs: dict[str, Any],
+    user_kwargs: dict[str, Any],
+) -> nn.Module:
     try:
         return spec(*channels, image_size, **kwargs)
     except TypeError as exc:
@@ -101,16 +108,25 @@ def build_generator(cfg: TrainConfig, pretrained: bool | None = None) -> nn.Modu
     spec = _spec(GENERATORS, cfg.generator, "generator")
     use_pretrained = bool(cfg.pretrained if pretrained is None else pretrained)
     if use_pretrained and not spec.pretrained:
-        raise ConfigError(f"pretrained=True: generator {cfg.generator!r} has no pretrained "
-                          f"weights (only {[n for n, s in GENERATORS.items() if s.pretrained]})")
+        raise ConfigError(
+            f"pretrained=True: generator {cfg.generator!r} has no pretrained "
+            f"weights (only {[n for n, s in GENERATORS.items() if s.pretrained]})"
+        )
     kwargs = dict(cfg.generator_kwargs)
     if spec.pretrained:
         kwargs["pretrained"] = use_pretrained
     if spec.classes:
         kwargs["n_classes"] = cfg.n_classes
     task = get_task(cfg.task)
-    G = _build(spec, "generator", cfg.generator, (task.in_channels, task.out_channels),
-               cfg.image_size, kwargs, cfg.generator_kwargs)
+    G = _build(
+        spec,
+        "generator",
+        cfg.generator,
+        (task.in_channels, task.out_channels),
+        cfg.image_size,
+        kwargs,
+        cfg.generator_kwargs,
+    )
     return G if spec.own_init else init_weights(G)
 
 
@@ -124,6 +140,13 @@ def build_discriminator(cfg: TrainConfig) -> nn.Module | None:
     kwargs = dict(cfg.discriminator_kwargs)
     if not cfg.adversarial.critic_norm:
         kwargs["norm"] = False
-    D = _build(spec, "discriminator", cfg.discriminator, (get_task(cfg.task).d_channels, 1),
-               cfg.image_size, kwargs, cfg.discriminator_kwargs)
+    D = _build(
+        spec,
+        "discriminator",
+        cfg.discriminator,
+        (get_task(cfg.task).d_channels, 1),
+        cfg.image_size,
+        kwargs,
+        cfg.discriminator_kwargs,
+    )
     return init_weights(D)

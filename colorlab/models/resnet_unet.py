@@ -105,7 +105,7 @@ def resnet18_imagenet(pretrained: bool = True) -> nn.Module:
 class ResNetUNet(nn.Module):
     """Wraps fastai's ``DynamicUnet`` so the output is a plain ``torch.Tensor``.
 
-    ``(B, in_channels, H, W)`` in [-1, 1] -> ``(B, out, H, W)`` in (-1, 1). ``H`` and ``W`` should be
+    ``(B, in_channels, H, W)`` in [-1, 1] -> ``(B, out, H, W)`` in (-1, 1). ``H``, ``W`` should be
     multiples of 32 (the ResNet downsamples 32 times; other sizes are resized back by fastai).
     ``body`` is the ResNet encoder (``unet[0]``), e.g. to freeze it.
     """
@@ -164,7 +164,11 @@ def resnet18_unet(
 
     body = create_body(backbone, n_in=in_channels, pretrained=pretrained, cut=-2)
     unet = DynamicUnet(
-        body, out_channels, (image_size, image_size), y_range=(-1.0, 1.0),
-        self_attention=self_attention, blur=blur,
+        body,
+        out_channels,
+        (image_size, image_size),
+        y_range=(-1.0, 1.0),
+        self_attention=self_attention,
+        blur=blur,
     )
     return ResNetUNet(unet, in_channels)

@@ -101,9 +101,7 @@ def seed000_simple(in_channels: int = 1, out_channels: int = 2, skips: bool = Tr
     Input height and width must be even.
     """
     encoder: list[nn.Module] = [
-        nn.Sequential(
-            _conv_bn_relu(in_channels, 64), _conv_bn_relu(64, 64), _conv_bn_relu(64, 64)
-        ),
+        nn.Sequential(_conv_bn_relu(in_channels, 64), _conv_bn_relu(64, 64), _conv_bn_relu(64, 64)),
         nn.Sequential(
             nn.MaxPool2d(2),
             _conv_bn_relu(64, 128),
@@ -262,16 +260,30 @@ def _complex(in_channels: int = 1, out_channels: int = 2, skips: bool = True) ->
 def _cifar_plain(in_channels: int = 1, out_channels: int = 2, skips: bool = True) -> Blocks:
     """Seed 003's plain U-Net for 32x32: ReLU, no normalisation, 1x1 output conv."""
     return pix2pix_blocks(
-        in_channels, out_channels, skips, num_downs=5, ngf=32, norm=False, leaky=False,
-        dropout=0.0, final_1x1=True,
+        in_channels,
+        out_channels,
+        skips,
+        num_downs=5,
+        ngf=32,
+        norm=False,
+        leaky=False,
+        dropout=0.0,
+        final_1x1=True,
     )
 
 
 def _cifar_leaky_bn(in_channels: int = 1, out_channels: int = 2, skips: bool = True) -> Blocks:
     """Seed 003's U-Net "with LeakyReLU + BatchNorm" for 32x32, 1x1 output conv."""
     return pix2pix_blocks(
-        in_channels, out_channels, skips, num_downs=5, ngf=32, norm=True, leaky=True,
-        dropout=0.0, final_1x1=True,
+        in_channels,
+        out_channels,
+        skips,
+        num_downs=5,
+        ngf=32,
+        norm=True,
+        leaky=True,
+        dropout=0.0,
+        final_1x1=True,
     )
 
 
@@ -388,8 +400,15 @@ class ConvAutoencoder(nn.Module):
         """
         return cls(
             *pix2pix_blocks(
-                in_channels, out_channels, cls.uses_skips, num_downs=num_downs, ngf=ngf,
-                norm=norm, dropout=dropout, n_dropout=n_dropout, leaky=leaky,
+                in_channels,
+                out_channels,
+                cls.uses_skips,
+                num_downs=num_downs,
+                ngf=ngf,
+                norm=norm,
+                dropout=dropout,
+                n_dropout=n_dropout,
+                leaky=leaky,
                 final_1x1=final_1x1,
             )
         )

@@ -36,8 +36,13 @@ class TrainingDiverged(RuntimeError):
         )
 
 
-def record(history: dict[str, list], parts: dict[str, Tensor | float], step: int, epoch: int,
-           lrs: dict[str, float]) -> dict[str, float]:
+def record(
+    history: dict[str, list],
+    parts: dict[str, Tensor | float],
+    step: int,
+    epoch: int,
+    lrs: dict[str, float],
+) -> dict[str, float]:
     """Append one step's losses (and learning rates) to ``history``; returns them as floats.
 
     Raises :class:`TrainingDiverged` for a non-finite loss. One device sync per step.

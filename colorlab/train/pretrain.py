@@ -110,12 +110,14 @@ class Record(Callback):
         step = len(run.history.get("step", [])) + 1
         rec = run.objective.rec(self.learn.pred.detach().float(), self.learn.yb[0].float())
         parts = {"g_rec": rec, "g_loss": self.learn.loss.detach()}
-        row = record(run.history, parts, step, int(self.epoch),
-                     {"lr_g": self.opt.hypers[-1]["lr"]})
+        row = record(run.history, parts, step, int(self.epoch), {"lr_g": self.opt.hypers[-1]["lr"]})
         run.log.write(step=step, epoch=int(self.epoch), **row)
         state.step, state.epoch, state.opt_g = step, int(self.epoch), self.opt
-        state.batch = (self.learn.xb[0].detach(), self.learn.pred.detach(),
-                       self.learn.yb[0].detach())
+        state.batch = (
+            self.learn.xb[0].detach(),
+            self.learn.pred.detach(),
+            self.learn.yb[0].detach(),
+        )
         fire(run.callbacks, "on_step", step, run.history, state)
         if state.should_stop:
             raise CancelFitException()
@@ -134,8 +136,9 @@ class Record(Callback):
 class _Run:
     """What one pretraining holds: config, runtime, generator, loaders, history, outputs."""
 
-    def __init__(self, cfg: TrainConfig, out_dir: Path | None, callbacks: tuple,
-                 steps: int | None) -> None:
+    def __init__(
+        self, cfg: TrainConfig, out_dir: Path | None, callbacks: tuple, steps: int | None
+    ) -> None:
         _check(cfg)
         self.cfg, self.out_dir, self.callbacks = cfg, out_dir, callbacks
         self.rt = resolve_runtime(cfg)
@@ -144,16 +147,29 @@ class _Run:
         self.init_note = init_from(cfg, self.G, None, out_dir) if cfg.init_from else ""
         self.G.to(self.rt.device, memory_format=self.rt.memory_format)
         self.objective = Objective.from_config(cfg)
-        self.loaders = make_loaders(cfg, make_datasets(cfg, rgb=self.rt.batched_lab),
-                                    num_workers=self.rt.num_workers, pin_memory=self.rt.pin_memory)
+        self.loaders = make_loaders(
+            cfg,
+            make_datasets(cfg, rgb=self.rt.batched_lab),
+            num_workers=self.rt.num_workers,
+            pin_memory=self.rt.pin_memory,
+        )
         total = steps if steps is not None else total_steps(cfg, len(self.loaders.train))
         self.n_epoch = max(1, math.ceil(total / len(self.loaders.train)))
         self.steps_per_epoch = math.ceil(total / self.n_epoch)
         self.history: dict[str, list] = {}
         self.state = TrainState(
-            cfg=cfg, runtime=self.rt, G=self.G, D=None, opt_g=None, opt_d=None,
-            history=self.history, total_steps=self.n_epoch * self.steps_per_epoch,
-            steps_per_epoch=self.steps_per_epoch, out_dir=out_dir, val_loader=self.loaders.val)
+            cfg=cfg,
+            runtime=self.rt,
+            G=self.G,
+            D=None,
+            opt_g=None,
+            opt_d=None,
+            history=self.history,
+            total_steps=self.n_epoch * self.steps_per_epoch,
+            steps_per_epoch=self.steps_per_epoch,
+            out_dir=out_dir,
+            val_loader=self.loaders.val,
+        )
         self.log = RunLog(None)
 
     def loss(self, pred: Tensor, target: Tensor) -> Tensor:
@@ -163,14 +179,20 @@ class _Run:
 
     def learner(self) -> Learner:
         cfg = self.cfg
-        opt_func = partial(getattr(fastai_optimizer, FASTAI_OPTIMIZERS[cfg.optimizer]),
-                           wd=cfg.weight_decay)
+        opt_func = partial(
+            getattr(fastai_optimizer, FASTAI_OPTIMIZERS[cfg.optimizer]), wd=cfg.weight_decay
+        )
         if cfg.optimizer == "adam":
             opt_func = partial(opt_func, sqr_mom=cfg.betas[1])
         dls = DataLoaders(EpochSlice(self.loaders, self.steps_per_epoch), self.loaders.val)
-        learn = Learner(dls, self.G, loss_func=self.loss, opt_func=opt_func,
-                        cbs=[LabBatch(self.rt), Record(self)],
-                        path=self.out_dir if self.out_dir is not None else Path("."))
+        learn = Learner(
+            dls,
+            self.G,
+            loss_func=self.loss,
+            opt_func=opt_func,
+            cbs=[LabBatch(self.rt), Record(self)],
+            path=self.out_dir if self.out_dir is not None else Path("."),
+        )
         if self.rt.amp_dtype is torch.float16:
             learn.to_fp16()
         elif self.rt.amp_dtype is torch.bfloat16:
@@ -180,11 +202,20 @@ class _Run:
     def save(self, step: int, epoch: int, complete: bool, model: nn.Module | None = None) -> None:
         if self.out_dir is None:
             return
-        save_checkpoint(self.out_dir / "last.pt", training_state(
-            self.cfg, model if model is not None else self.G, step=step,
-            steps_per_epoch=self.steps_per_epoch,
-            total_steps=self.n_epoch * self.steps_per_epoch, complete=complete,
-            history=self.history, epoch=epoch, trainer="fastai"))
+        save_checkpoint(
+            self.out_dir / "last.pt",
+            training_state(
+                self.cfg,
+                model if model is not None else self.G,
+                step=step,
+                steps_per_epoch=self.steps_per_epoch,
+                total_steps=self.n_epoch * self.steps_per_epoch,
+                complete=complete,
+                history=self.history,
+                epoch=epoch,
+                trainer="fastai",
+            ),
+        )
 
 
 def _check(cfg: TrainConfig) -> None:
@@ -199,9 +230,13 @@ def _check(cfg: TrainConfig) -> None:
         )
 
 
-def make_learner(cfg: TrainConfig, out_dir: str | Path | None = None, *,
-                 callbacks: Iterable = (), steps: int | None = None
-                 ) -> tuple[Learner, int, dict[str, Any]]:
+def make_learner(
+    cfg: TrainConfig,
+    out_dir: str | Path | None = None,
+    *,
+    callbacks: Iterable = (),
+    steps: int | None = None,
+) -> tuple[Learner, int, dict[str, Any]]:
     """Build ``(learn, n_epoch, context)`` for ``cfg``: a fastai ``Learner`` on torch loaders.
 
     ``learn.model`` is the generator of ``cfg`` (``init_from`` applied), on the run's device;
@@ -209,9 +244,15 @@ def make_learner(cfg: TrainConfig, out_dir: str | Path | None = None, *,
     config's total) generator steps. ``context`` holds the runtime, loaders, history and state.
     """
     run = _Run(cfg, Path(out_dir) if out_dir is not None else None, tuple(callbacks), steps)
-    context = {"runtime": run.rt, "loaders": run.loaders, "history": run.history,
-               "state": run.state, "init": run.init_note,
-               "steps_per_epoch": run.steps_per_epoch, "run": run}
+    context = {
+        "runtime": run.rt,
+        "loaders": run.loaders,
+        "history": run.history,
+        "state": run.state,
+        "init": run.init_note,
+        "steps_per_epoch": run.steps_per_epoch,
+        "run": run,
+    }
     return run.learner(), run.n_epoch, context
 
 
@@ -224,9 +265,14 @@ def _quiet(learn: Learner, show: bool) -> contextlib.ExitStack:
     return stack
 
 
-def pretrain_generator(cfg: TrainConfig, out_dir: str | Path | None = None, *,
-                       resume: bool = False, callbacks: Iterable = (),
-                       progress: bool | None = None) -> dict[str, list]:
+def pretrain_generator(
+    cfg: TrainConfig,
+    out_dir: str | Path | None = None,
+    *,
+    resume: bool = False,
+    callbacks: Iterable = (),
+    progress: bool | None = None,
+) -> dict[str, list]:
     """Pretrain ``cfg``'s generator with its objective and fastai's ``fit_one_cycle``.
 
     Writes ``out_dir/last.pt`` (colorlab's checkpoint format, no discriminator) after every
@@ -240,8 +286,11 @@ def pretrain_generator(cfg: TrainConfig, out_dir: str | Path | None = None, *,
         state = load_checkpoint(out / "last.pt", cfg)
         if state.get("complete"):
             return {k: list(v) for k, v in state["history"].items()}
-        warnings.warn(f"{out / 'last.pt'}: fastai's one-cycle schedule cannot be resumed "
-                      f"mid-run; restarting the pretraining from the beginning", stacklevel=2)
+        warnings.warn(
+            f"{out / 'last.pt'}: fastai's one-cycle schedule cannot be resumed "
+            f"mid-run; restarting the pretraining from the beginning",
+            stacklevel=2,
+        )
     learn, n_epoch, ctx = make_learner(cfg, out, callbacks=callbacks)
     run: _Run = ctx["run"]
     if out is not None:
@@ -262,8 +311,15 @@ def pretrain_generator(cfg: TrainConfig, out_dir: str | Path | None = None, *,
     return run.history
 
 
-def lr_find(cfg: TrainConfig, *, start_lr: float = 1e-7, end_lr: float = 10.0,
-            num_it: int = 100, show_plot: bool = True, progress: bool | None = None) -> Any:
+def lr_find(
+    cfg: TrainConfig,
+    *,
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_it: int = 100,
+    show_plot: bool = True,
+    progress: bool | None = None,
+) -> Any:
     """fastai's learning-rate finder on ``cfg``'s generator and data (notebook 6).
 
     Trains briefly with an exponentially growing learning rate (the weights are restored after)
@@ -274,5 +330,4 @@ def lr_find(cfg: TrainConfig, *, start_lr: float = 1e-7, end_lr: float = 10.0,
     show, _ = want_progress(progress)
     with tempfile.TemporaryDirectory() as tmp, _quiet(learn, show):
         learn.path = Path(tmp)  # fastai parks the weights in path/models/_tmp.pth meanwhile
-        return learn.lr_find(start_lr=start_lr, end_lr=end_lr, num_it=num_it,
-                             show_plot=show_plot)
+        return learn.lr_find(start_lr=start_lr, end_lr=end_lr, num_it=num_it, show_plot=show_plot)

@@ -13,11 +13,25 @@ from colorlab.config import PRESETS, ConfigError, TrainConfig
 __all__ = ["RESUME_MUTABLE", "check_resume", "resolve_init_from", "init_from", "total_steps"]
 
 #: Config fields a resumed run may change (the others must equal the checkpoint's).
-RESUME_MUTABLE = frozenset({
-    "epochs", "max_steps", "device", "num_workers", "checkpoint_every", "log_every", "compile",
-    "data_dir", "description", "name", "amp", "optimized", "channels_last", "init_from",
-    "pretrained",
-})
+RESUME_MUTABLE = frozenset(
+    {
+        "epochs",
+        "max_steps",
+        "device",
+        "num_workers",
+        "checkpoint_every",
+        "log_every",
+        "compile",
+        "data_dir",
+        "description",
+        "name",
+        "amp",
+        "optimized",
+        "channels_last",
+        "init_from",
+        "pretrained",
+    }
+)
 
 
 def check_resume(saved: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
@@ -70,9 +84,13 @@ def init_from(cfg: TrainConfig, G: nn.Module, D: nn.Module | None, out_dir: Path
     load_state(G, state["generator"], path, "generator")
     loaded = "generator"
     src = config_of(state, path)
-    if (D is not None and state.get("discriminator") is not None and src.uses_discriminator
-            and (src.discriminator, src.discriminator_kwargs, src.adversarial.critic_norm)
-            == (cfg.discriminator, cfg.discriminator_kwargs, cfg.adversarial.critic_norm)):
+    if (
+        D is not None
+        and state.get("discriminator") is not None
+        and src.uses_discriminator
+        and (src.discriminator, src.discriminator_kwargs, src.adversarial.critic_norm)
+        == (cfg.discriminator, cfg.discriminator_kwargs, cfg.adversarial.critic_norm)
+    ):
         load_state(D, state["discriminator"], path, "discriminator")
         loaded += " and discriminator"
     return f"{loaded} from {path}"

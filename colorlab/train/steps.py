@@ -54,9 +54,15 @@ def generate(G: nn.Module, L: Tensor) -> tuple[Tensor, Tensor | None]:
     return out, None
 
 
-def d_step(D: nn.Module, opt_d: torch.optim.Optimizer, objective: Objective, L: Tensor,
-           real_ab: Tensor, fake_ab: Tensor, precision: Precision | None = None
-           ) -> dict[str, Tensor]:
+def d_step(
+    D: nn.Module,
+    opt_d: torch.optim.Optimizer,
+    objective: Objective,
+    L: Tensor,
+    real_ab: Tensor,
+    fake_ab: Tensor,
+    precision: Precision | None = None,
+) -> dict[str, Tensor]:
     """One discriminator (critic) update on a batch; returns detached scalar losses.
 
     ``D`` scores L ``(B,1,S,S)`` and ab ``(B,2,S,S)`` concatenated (all in [-1,1]). The
@@ -72,10 +78,17 @@ def d_step(D: nn.Module, opt_d: torch.optim.Optimizer, objective: Objective, L: 
     return parts
 
 
-def g_step(D: nn.Module | None, opt_g: torch.optim.Optimizer, objective: Objective, L: Tensor,
-           real_ab: Tensor, fake_ab: Tensor, class_logits: Tensor | None = None,
-           labels: Tensor | None = None, precision: Precision | None = None
-           ) -> dict[str, Tensor]:
+def g_step(
+    D: nn.Module | None,
+    opt_g: torch.optim.Optimizer,
+    objective: Objective,
+    L: Tensor,
+    real_ab: Tensor,
+    fake_ab: Tensor,
+    class_logits: Tensor | None = None,
+    labels: Tensor | None = None,
+    precision: Precision | None = None,
+) -> dict[str, Tensor]:
     """One generator update; ``fake_ab = G(L)`` must still carry its graph.
 
     D's parameters are frozen during the step (pass the *unwrapped* D under
@@ -90,8 +103,13 @@ def g_step(D: nn.Module | None, opt_g: torch.optim.Optimizer, objective: Objecti
 
 
 @torch.no_grad()
-def validate(G: nn.Module, loader: DataLoader, rt: Runtime, precision: Precision | None = None,
-             scale: float = AB_SCALE) -> float:
+def validate(
+    G: nn.Module,
+    loader: DataLoader,
+    rt: Runtime,
+    precision: Precision | None = None,
+    scale: float = AB_SCALE,
+) -> float:
     """Mean absolute ab error of ``G`` (eval mode, restored after) over ``loader``, Lab units
     (NaN for an empty loader). Other tasks: the mean absolute target error times ``scale``
     (the task's ``val_scale``)."""

@@ -59,9 +59,15 @@ class GANTrainer:
     """One GAN run of a :class:`TrainConfig`: ``setup()``, then ``step()`` until done; ``run()``
     does both and returns the history. Files go to ``out_dir`` (rank 0 only; ``None``: none)."""
 
-    def __init__(self, cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *,
-                 resume: bool = False, callbacks: Iterable[Any] = (),
-                 progress: bool | None = None) -> None:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        out_dir: str | os.PathLike | None = None,
+        *,
+        resume: bool = False,
+        callbacks: Iterable[Any] = (),
+        progress: bool | None = None,
+    ) -> None:
         self.cfg = TrainConfig.from_dict(cfg.to_dict()).validate()
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.resume, self.callbacks, self.progress = resume, tuple(callbacks), progress
@@ -79,10 +85,12 @@ class GANTrainer:
             with torch.set_grad_enabled(i == self.n_critic - 1), self.prec_g.autocast():
                 fake_ab, logits = generate(self.G_train, L)  # G's graph for the last batch only
             if self.D_train is not None:
-                d_parts.append(d_step(self.D_train, self.opt_d, self.objective, L, ab, fake_ab,
-                                      self.prec_d))
-        parts = g_step(self.D, self.opt_g, self.objective, L, ab, fake_ab, logits, labels,
-                       self.prec_g)
+                d_parts.append(
+                    d_step(self.D_train, self.opt_d, self.objective, L, ab, fake_ab, self.prec_d)
+                )
+        parts = g_step(
+            self.D, self.opt_g, self.objective, L, ab, fake_ab, logits, labels, self.prec_g
+        )
         for key in d_parts[0] if d_parts else ():
             parts[key] = torch.stack([p[key] for p in d_parts]).mean()
         self.state.batch = (L.detach(), fake_ab.detach(), ab.detach())
@@ -96,24 +104,34 @@ class GANTrainer:
             torch.backends.cudnn.benchmark = True
         saved = self._saved_state()
         seed_everything(cfg.seed)
-        self.G = build_generator(cfg, pretrained=cfg.pretrained and saved is None
-                                 and not cfg.init_from)
+        self.G = build_generator(
+            cfg, pretrained=cfg.pretrained and saved is None and not cfg.init_from
+        )
         self.D = build_discriminator(cfg)
-        self.init_note = init_from(cfg, self.G, self.D, self.out_dir) if (
-            saved is None and cfg.init_from) else ""
+        self.init_note = (
+            init_from(cfg, self.G, self.D, self.out_dir)
+            if (saved is None and cfg.init_from)
+            else ""
+        )
         for net in (self.G, self.D):
             if net is not None:
                 net.to(rt.device, memory_format=rt.memory_format)
         self.n_critic = cfg.n_critic if self.D is not None else 1
-        self.loaders = make_loaders(cfg, make_datasets(cfg, rgb=rt.batched_lab), rank=rt.rank,
-                                    world_size=rt.world_size, num_workers=rt.num_workers,
-                                    pin_memory=rt.pin_memory)
+        self.loaders = make_loaders(
+            cfg,
+            make_datasets(cfg, rgb=rt.batched_lab),
+            rank=rt.rank,
+            world_size=rt.world_size,
+            num_workers=rt.num_workers,
+            pin_memory=rt.pin_memory,
+        )
         self.steps_per_epoch = len(self.loaders.train) // self.n_critic
         if self.steps_per_epoch < 1:
             raise ConfigError(
                 f"one step needs n_critic={self.n_critic} batches of {cfg.batch_size} but an "
                 f"epoch has only {len(self.loaders.train)}: use more images or a smaller "
-                f"batch_size/n_critic")
+                f"batch_size/n_critic"
+            )
         self.total = total_steps(cfg, self.steps_per_epoch)
         self.opt_g = build_optimizer(self.G.parameters(), cfg.lr_g, cfg)
         self.opt_d = build_optimizer(self.D.parameters(), cfg.lr_d, cfg) if self.D else None
@@ -127,10 +145,20 @@ class GANTrainer:
         self.G_train = distributed.wrap(self.G, rt, cfg.compile)
         self.D_train = distributed.wrap(self.D, rt, cfg.compile)
         self.state = TrainState(
-            cfg=cfg, runtime=rt, G=self.G, D=self.D, opt_g=self.opt_g, opt_d=self.opt_d,
-            history=self.history, total_steps=self.total, steps_per_epoch=self.steps_per_epoch,
-            out_dir=self.out_dir, val_loader=self.loaders.val, step=self.step_count,
-            epoch=self.step_count // self.steps_per_epoch)
+            cfg=cfg,
+            runtime=rt,
+            G=self.G,
+            D=self.D,
+            opt_g=self.opt_g,
+            opt_d=self.opt_d,
+            history=self.history,
+            total_steps=self.total,
+            steps_per_epoch=self.steps_per_epoch,
+            out_dir=self.out_dir,
+            val_loader=self.loaders.val,
+            step=self.step_count,
+            epoch=self.step_count // self.steps_per_epoch,
+        )
 
     @property
     def ckpt_path(self) -> Path | None:
@@ -145,8 +173,10 @@ class GANTrainer:
         if not self.resume:
             return None
         if self.ckpt_path is None or not self.ckpt_path.is_file():
-            warnings.warn(f"resume=True but there is no checkpoint at {self.ckpt_path}: "
-                          f"starting a new run", stacklevel=4)
+            warnings.warn(
+                f"resume=True but there is no checkpoint at {self.ckpt_path}: starting a new run",
+                stacklevel=4,
+            )
             return None
         state = load_checkpoint(self.ckpt_path, self.cfg)
         check_resume(state["config"], self.cfg, self.ckpt_path)
@@ -156,9 +186,14 @@ class GANTrainer:
         load_state(self.G, state["generator"], self.ckpt_path, "generator")
         if self.D is not None:
             load_state(self.D, state["discriminator"], self.ckpt_path, "discriminator")
-        pairs = ((self.opt_g, "opt_g"), (self.opt_d, "opt_d"), (self.sched_g, "sched_g"),
-                 (self.sched_d, "sched_d"), (self.prec_g.scaler, "scaler_g"),
-                 (self.prec_d.scaler, "scaler_d"))
+        pairs = (
+            (self.opt_g, "opt_g"),
+            (self.opt_d, "opt_d"),
+            (self.sched_g, "sched_g"),
+            (self.sched_d, "sched_d"),
+            (self.prec_g.scaler, "scaler_g"),
+            (self.prec_d.scaler, "scaler_d"),
+        )
         for obj, key in pairs:
             if obj is not None and state.get(key) is not None:
                 obj.load_state_dict(state[key])
@@ -184,12 +219,22 @@ class GANTrainer:
         """Write ``last.pt`` (the full state, atomically) on rank 0."""
         if not self.writes:
             return
-        save_checkpoint(self.ckpt_path, checkpoint_state(
-            self.cfg, self.G, D=self.D, step=self.step_count,
-            steps_per_epoch=self.steps_per_epoch, total_steps=self.total, complete=complete,
-            history=self.history, optimizers=(self.opt_g, self.opt_d),
-            schedulers=(self.sched_g, self.sched_d),
-            scalers=(self.prec_g.scaler, self.prec_d.scaler)))
+        save_checkpoint(
+            self.ckpt_path,
+            checkpoint_state(
+                self.cfg,
+                self.G,
+                D=self.D,
+                step=self.step_count,
+                steps_per_epoch=self.steps_per_epoch,
+                total_steps=self.total,
+                complete=complete,
+                history=self.history,
+                optimizers=(self.opt_g, self.opt_d),
+                schedulers=(self.sched_g, self.sched_d),
+                scalers=(self.prec_g.scaler, self.prec_d.scaler),
+            ),
+        )
 
     def run(self) -> dict[str, list]:
         """Set up, train to ``total`` steps (or until a callback stops it), save; the history."""
@@ -243,8 +288,14 @@ class GANTrainer:
         if self.bar is not None:
             self.bar.update(1)
             if logged:
-                self.bar.set_postfix({k: f"{v:.3g}" for k, v in row.items()
-                                      if k in ("d_loss", "g_adv", "g_rec", "gp")}, refresh=False)
+                self.bar.set_postfix(
+                    {
+                        k: f"{v:.3g}"
+                        for k, v in row.items()
+                        if k in ("d_loss", "g_adv", "g_rec", "gp")
+                    },
+                    refresh=False,
+                )
         if logged:
             self.log.write(step=self.step_count, epoch=epoch, **row)
 
@@ -256,11 +307,20 @@ class GANTrainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self.cfg.to_json(self.out_dir / "config.json")
         self.log = RunLog(self.out_dir / "log.jsonl" if self.writes else None, append=resumed)
-        self.log.write(event="resume" if resumed else "start", step=self.step_count,
-                       runtime=self.rt.describe(), init=self.init_note)
+        self.log.write(
+            event="resume" if resumed else "start",
+            step=self.step_count,
+            runtime=self.rt.describe(),
+            init=self.init_note,
+        )
         show, notebook = want_progress(self.progress)
-        self.bar = progress_bar(self.total, self.step_count, show and self.rt.is_main, notebook,
-                                self.cfg.name or "train")
+        self.bar = progress_bar(
+            self.total,
+            self.step_count,
+            show and self.rt.is_main,
+            notebook,
+            self.cfg.name or "train",
+        )
         try:
             yield
         finally:
@@ -269,27 +329,33 @@ class GANTrainer:
             self.log.close()
 
 
-def _train_gan(cfg: TrainConfig, out_dir: Path | None, resume: bool, callbacks: tuple,
-               progress: bool | None) -> dict[str, list]:
+def _train_gan(
+    cfg: TrainConfig, out_dir: Path | None, resume: bool, callbacks: tuple, progress: bool | None
+) -> dict[str, list]:
     return GANTrainer(cfg, out_dir, resume=resume, callbacks=callbacks, progress=progress).run()
 
 
-def _train_fastai(cfg: TrainConfig, out_dir: Path | None, resume: bool, callbacks: tuple,
-                  progress: bool | None) -> dict[str, list]:
+def _train_fastai(
+    cfg: TrainConfig, out_dir: Path | None, resume: bool, callbacks: tuple, progress: bool | None
+) -> dict[str, list]:
     if env_int("WORLD_SIZE", 1) > 1:
         raise ConfigError("the fastai pretraining (trainer='fastai') runs in one process only")
     from colorlab.train.pretrain import pretrain_generator  # fastai takes seconds to import
 
-    return pretrain_generator(cfg, out_dir, resume=resume, callbacks=callbacks,
-                              progress=progress)
+    return pretrain_generator(cfg, out_dir, resume=resume, callbacks=callbacks, progress=progress)
 
 
 #: The training loops by ``TrainConfig.trainer`` (:data:`colorlab.config.TRAINERS`).
 TRAINERS: dict[str, Callable[..., dict[str, list]]] = {"gan": _train_gan, "fastai": _train_fastai}
 
 
-def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, resume: bool = False,
-          callbacks: Iterable[Any] = (), progress: bool | None = None) -> dict[str, list]:
+def train(
+    cfg: TrainConfig,
+    out_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    callbacks: Iterable[Any] = (),
+    progress: bool | None = None,
+) -> dict[str, list]:
     """Train ``cfg``; returns the history (``dict[str, list]``, see the module docstring).
 
     Args:

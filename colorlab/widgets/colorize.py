@@ -44,8 +44,9 @@ class Colorized:
     upload_size: tuple[int, int]
 
 
-def find_checkpoints(roots: str | os.PathLike | Iterable[str | os.PathLike] = "runs",
-                     pattern: str = "**/*.pt") -> list[Path]:
+def find_checkpoints(
+    roots: str | os.PathLike | Iterable[str | os.PathLike] = "runs", pattern: str = "**/*.pt"
+) -> list[Path]:
     """Checkpoint files under ``roots`` matching ``pattern``, newest first (missing roots: none)."""
     if isinstance(roots, (str, os.PathLike)):
         roots = [roots]
@@ -107,27 +108,36 @@ class ColorizeYourOwn(_View):
         self.message = ""
         self.ok = False
 
-        self.upload = widgets.FileUpload(accept="image/*", multiple=False,
-                                         description="Upload photo")
-        self.checkpoint = widgets.Dropdown(description="model",
-                                           layout=widgets.Layout(width="520px"))
-        self.rescan = widgets.Button(description="Rescan checkpoints",
-                                     layout=widgets.Layout(width="auto"))
+        self.upload = widgets.FileUpload(
+            accept="image/*", multiple=False, description="Upload photo"
+        )
+        self.checkpoint = widgets.Dropdown(
+            description="model", layout=widgets.Layout(width="520px")
+        )
+        self.rescan = widgets.Button(
+            description="Rescan checkpoints", layout=widgets.Layout(width="auto")
+        )
         self.status = widgets.HTML()
         self.status.add_class("colorlab-upload-status")
         self.gray_image = widgets.Image(format="png", width=display_width)
         self.colorized_image = widgets.Image(format="png", width=display_width)
         self.original_image = widgets.Image(format="png", width=display_width)
-        columns = [widgets.VBox([widgets.HTML(f"<b>{title}</b>"), image])
-                   for title, image in (("gray (the input)", self.gray_image),
-                                        ("colorized", self.colorized_image),
-                                        ("original", self.original_image))]
-        self.widget = widgets.VBox([
-            widgets.HBox([self.upload, self.rescan]),
-            self.checkpoint,
-            self.status,
-            widgets.HBox(columns),
-        ])
+        columns = [
+            widgets.VBox([widgets.HTML(f"<b>{title}</b>"), image])
+            for title, image in (
+                ("gray (the input)", self.gray_image),
+                ("colorized", self.colorized_image),
+                ("original", self.original_image),
+            )
+        ]
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.upload, self.rescan]),
+                self.checkpoint,
+                self.status,
+                widgets.HBox(columns),
+            ]
+        )
         self.widget.add_class("colorlab-colorize")
         self.refresh_checkpoints()
         self._show("upload a photo (JPEG, PNG, ...) to colorize it", ok=True)

@@ -115,32 +115,47 @@ class LabExplorer(_View):
         widget: the root ``VBox``.
     """
 
-    def __init__(self, L: float = 50.0, a: float = 0.0, b: float = 0.0, photo: str = "astronaut",
-                 plane_size: int = 128, photo_width: int = 160) -> None:
+    def __init__(
+        self,
+        L: float = 50.0,
+        a: float = 0.0,
+        b: float = 0.0,
+        photo: str = "astronaut",
+        plane_size: int = 128,
+        photo_width: int = 160,
+    ) -> None:
         self.plane_size = plane_size
         self.photo_width = photo_width
-        slider = dict(step=1.0, readout_format=".0f", continuous_update=True,
-                      layout=widgets.Layout(width="320px"))
+        slider = dict(
+            step=1.0,
+            readout_format=".0f",
+            continuous_update=True,
+            layout=widgets.Layout(width="320px"),
+        )
         self.L = widgets.FloatSlider(value=L, min=0.0, max=L_MAX, description="L", **slider)
         self.a = widgets.FloatSlider(value=a, min=-128.0, max=127.0, description="a", **slider)
         self.b = widgets.FloatSlider(value=b, min=-128.0, max=127.0, description="b", **slider)
         self.swatch = widgets.HTML()
         self.info = widgets.Label()
         self.plane = widgets.Image(format="png")
-        self.photo = widgets.Dropdown(options=[n for n, _ in source_photos()], value=photo,
-                                      description="photo")
+        self.photo = widgets.Dropdown(
+            options=[n for n, _ in source_photos()], value=photo, description="photo"
+        )
         self.channels = widgets.Image(format="png")
         caption = widgets.HTML(
             "<div style='line-height:1.3;font-size:12px'>a-b plane at this L: a runs green → red "
             "(left to right), b blue → yellow "
             "(bottom to top); grey checks are outside the sRGB gamut.</div>",
-            layout=widgets.Layout(width=f"{2 * plane_size}px"))
+            layout=widgets.Layout(width=f"{2 * plane_size}px"),
+        )
         controls = widgets.VBox([self.L, self.a, self.b, self.swatch, self.info])
-        self.widget = widgets.VBox([
-            widgets.HBox([controls, widgets.VBox([self.plane, caption])]),
-            self.photo,
-            self.channels,
-        ])
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([controls, widgets.VBox([self.plane, caption])]),
+                self.photo,
+                self.channels,
+            ]
+        )
         self.widget.add_class("colorlab-lab-explorer")
         for s in (self.L, self.a, self.b):
             s.observe(self._on_color, "value")
@@ -161,10 +176,17 @@ class LabExplorer(_View):
     def swatch_html(self, swatch: Swatch) -> str:
         """The swatch box: filled with the colour, with a red dashed border when out of gamut."""
         border = "2px solid #444" if swatch.in_gamut else f"3px dashed {_ERROR_COLOR}"
-        badge = "" if swatch.in_gamut else (
-            f"<div style='color:{_ERROR_COLOR};font-weight:bold'>out of gamut (clipped)</div>")
-        return (f"<div title='{swatch.hex}' style='width:160px;height:64px;"
-                f"background:{swatch.hex};border:{border}'></div>{badge}")
+        badge = (
+            ""
+            if swatch.in_gamut
+            else (
+                f"<div style='color:{_ERROR_COLOR};font-weight:bold'>out of gamut (clipped)</div>"
+            )
+        )
+        return (
+            f"<div title='{swatch.hex}' style='width:160px;height:64px;"
+            f"background:{swatch.hex};border:{border}'></div>{badge}"
+        )
 
     def render_plane(self) -> np.ndarray:
         """The a-b plane image (``(2n, 2n, 3)`` uint8) with the current (a, b) crossed."""
@@ -180,8 +202,8 @@ class LabExplorer(_View):
         row = int(round((128.0 - self.b.value) / 256.0 * (size - 1)))
         col, row = min(max(col, 0), size - 1), min(max(row, 0), size - 1)
         ink = np.array([0, 0, 0] if self.L.value > 50 else [255, 255, 255], dtype=np.uint8)
-        img[row, max(col - 8, 0):col + 9] = ink
-        img[max(row - 8, 0):row + 9, col] = ink
+        img[row, max(col - 8, 0) : col + 9] = ink
+        img[max(row - 8, 0) : row + 9, col] = ink
         return img
 
     def render_channels(self) -> bytes:

@@ -48,7 +48,7 @@ class PatchGeometry:
 
 def _ordinal(n: int) -> str:
     last = n % 10 if n % 100 not in (11, 12, 13) else 0
-    return f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(last, 'th')}"
+    return f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(last, 'th') }"
 
 
 def patch_geometry(n_layers: int, image_size: int = 256) -> PatchGeometry:
@@ -62,10 +62,14 @@ def patch_geometry(n_layers: int, image_size: int = 256) -> PatchGeometry:
     """
     D = PatchGAN(in_channels=3, n_layers=n_layers, ndf=2)
     jump, start = jump_and_start(D.model)
-    return PatchGeometry(n_layers=n_layers, image_size=image_size,
-                         receptive_field=D.receptive_field(),
-                         output_size=D.output_size(image_size, image_size),
-                         jump=jump, start=start)
+    return PatchGeometry(
+        n_layers=n_layers,
+        image_size=image_size,
+        receptive_field=D.receptive_field(),
+        output_size=D.output_size(image_size, image_size),
+        jump=jump,
+        start=start,
+    )
 
 
 class ReceptiveFieldExplorer(_View):
@@ -85,14 +89,16 @@ class ReceptiveFieldExplorer(_View):
     YELLOW = (255, 225, 0)
     CYAN = (0, 230, 255)
 
-    def __init__(self, n_layers: int = 3, image_size: int = 256, photo: str = "astronaut",
-                 margin: int = 40) -> None:
+    def __init__(
+        self, n_layers: int = 3, image_size: int = 256, photo: str = "astronaut", margin: int = 40
+    ) -> None:
         self.image_size = image_size
         self.margin = margin
         self._photo = _photo(photo, image_size)
         self._cache: dict[int, PatchGeometry] = {}
-        self.depth = widgets.IntSlider(value=n_layers, min=0, max=5, step=1,
-                                       description="n_layers", continuous_update=True)
+        self.depth = widgets.IntSlider(
+            value=n_layers, min=0, max=5, step=1, description="n_layers", continuous_update=True
+        )
         self.depth.add_class("colorlab-rf-slider")
         self.info = widgets.Label()
         self.info.add_class("colorlab-rf-info")
@@ -137,13 +143,17 @@ class ReceptiveFieldExplorer(_View):
             y = m + geo.centre(i)
             for j in range(0, w, step):
                 x = m + geo.centre(j)
-                draw.rectangle([round(x - radius), round(y - radius),
-                                round(x + radius), round(y + radius)], fill=self.YELLOW)
+                draw.rectangle(
+                    [round(x - radius), round(y - radius), round(x + radius), round(y + radius)],
+                    fill=self.YELLOW,
+                )
         ci, cj = self.cell(geo)
         (top, bottom), (left, right) = geo.field(ci), geo.field(cj)
         for ring in (1, 2):
-            draw.rectangle([m + left - ring, m + top - ring, m + right + ring, m + bottom + ring],
-                           outline=self.RED)
+            draw.rectangle(
+                [m + left - ring, m + top - ring, m + right + ring, m + bottom + ring],
+                outline=self.RED,
+            )
         cy, cx = round(m + geo.centre(ci)), round(m + geo.centre(cj))
         draw.line([cx - 4, cy, cx + 4, cy], fill=self.CYAN)
         draw.line([cx, cy - 4, cx, cy + 4], fill=self.CYAN)
@@ -155,8 +165,10 @@ class ReceptiveFieldExplorer(_View):
         step = self.dot_step(geo)
         every = "every cell" if step == 1 else f"every {_ordinal(step)} cell"
         r = geo.receptive_field
-        return (f"yellow: centres of the {h}x{w} output cells ({every}, {geo.jump} px apart); "
-                f"red: the {r}x{r} field of cell ({ci}, {cj}), cyan cross: its centre")
+        return (
+            f"yellow: centres of the {h}x{w} output cells ({every}, {geo.jump} px apart); "
+            f"red: the {r}x{r} field of cell ({ci}, {cj}), cyan cross: its centre"
+        )
 
     def summary(self) -> str:
         return f"ReceptiveFieldExplorer: {self.geometry().describe()}"

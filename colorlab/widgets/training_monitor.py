@@ -45,18 +45,23 @@ class TrainingMonitor(_View):
         self.status = widgets.HTML("waiting for training to start")
         self.curves = widgets.Image(format="png")
         self.samples = widgets.Image(format="png")
-        self.widget = widgets.VBox([
-            self.status,
-            widgets.HBox([self.curves, self.samples],
-                         layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start")),
-        ])
+        self.widget = widgets.VBox(
+            [
+                self.status,
+                widgets.HBox(
+                    [self.curves, self.samples],
+                    layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"),
+                ),
+            ]
+        )
         self.widget.add_class("colorlab-training-monitor")
 
     # -- the training hooks (see colorlab.train.train) -----------------------------------------
     def on_train_begin(self, state: Any) -> None:
         self.total_steps = getattr(state, "total_steps", None)
-        self.status.value = html.escape(f"training: step {getattr(state, 'step', 0)} of "
-                                        f"{self.total_steps}")
+        self.status.value = html.escape(
+            f"training: step {getattr(state, 'step', 0)} of {self.total_steps}"
+        )
 
     def on_step(self, step: int, history: Mapping[str, Sequence[float]], state: Any) -> None:
         if step % self.every == 0:
@@ -73,8 +78,12 @@ class TrainingMonitor(_View):
         """``"step 20 of 40 | G L1 0.152 | D 0.693 | val ab L1 12.3"`` (the parts present)."""
         steps = history.get("step") or []
         parts = [f"step {steps[-1] if steps else 0} of {self.total_steps or '?'}"]
-        for key, label in (("g_rec", "G L1"), ("g_adv", "G adv"), ("d_loss", "D"),
-                           ("val_ab_l1", "val ab L1")):
+        for key, label in (
+            ("g_rec", "G L1"),
+            ("g_adv", "G adv"),
+            ("d_loss", "D"),
+            ("val_ab_l1", "val ab L1"),
+        ):
             values = history.get(key) or []
             if values:
                 parts.append(f"{label} {values[-1]:.3g}")
@@ -94,8 +103,10 @@ class TrainingMonitor(_View):
         show_png(self.curves, figure_png(plot_history(history), dpi=self.dpi))
         images = self.sample_images(state)
         if images is not None:
-            show_png(self.samples, figure_png(
-                results_grid(*images, max_rows=self.n_samples), dpi=self.dpi))
+            show_png(
+                self.samples,
+                figure_png(results_grid(*images, max_rows=self.n_samples), dpi=self.dpi),
+            )
         self.status.value = html.escape(self.status_text(history))
         steps = history.get("step") or []
         self.last_step = steps[-1] if steps else None

@@ -57,11 +57,11 @@ CHROMIUM_FLAGS = (
     "--window-size=1280,1400",
 )
 
-SERVER_START_TIMEOUT = 90      # s until JupyterLab answers
-NOTEBOOK_OPEN_TIMEOUT = 120    # s until the notebook is open with an idle kernel
-RUN_ALL_TIMEOUT = 300          # s for all cells (the notebook takes < 90 s)
-WIDGET_TIMEOUT = 60            # s for a widget to render or to react to the slider
-SHUTDOWN_TIMEOUT = 20          # s for the server to stop before it is killed
+SERVER_START_TIMEOUT = 90  # s until JupyterLab answers
+NOTEBOOK_OPEN_TIMEOUT = 120  # s until the notebook is open with an idle kernel
+RUN_ALL_TIMEOUT = 300  # s for all cells (the notebook takes < 90 s)
+WIDGET_TIMEOUT = 60  # s for a widget to render or to react to the slider
+SHUTDOWN_TIMEOUT = 20  # s for the server to stop before it is killed
 
 
 def _in_ci() -> bool:
@@ -69,8 +69,10 @@ def _in_ci() -> bool:
 
 
 def _unavailable(what: str) -> None:
-    message = (f"the real-browser test needs {what}: run .ci/install-browser (apt-get install "
-               f"chromium chromium-driver) and pip install -e '.[dev]' (selenium)")
+    message = (
+        f"the real-browser test needs {what}: run .ci/install-browser (apt-get install "
+        f"chromium chromium-driver) and pip install -e '.[dev]' (selenium)"
+    )
     if _in_ci():
         pytest.fail(message + " [CI=true: failing instead of skipping]", pytrace=False)
     pytest.skip(message)
@@ -147,16 +149,21 @@ class LabServer:
     def write_settings(self) -> None:
         settings = self.home / "settings"
         # every cell in the DOM (no virtual scrolling), no news or update prompts
-        _write_json(settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings",
-                    {"windowingMode": "none"})
-        _write_json(settings / "@jupyterlab" / "apputils-extension"
-                    / "notification.jupyterlab-settings",
-                    {"fetchNews": "false", "checkForUpdates": False})
+        _write_json(
+            settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings",
+            {"windowingMode": "none"},
+        )
+        _write_json(
+            settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings",
+            {"fetchNews": "false", "checkForUpdates": False},
+        )
 
     def start(self) -> None:
         self.write_settings()
         cmd = [
-            sys.executable, "-m", "jupyterlab",
+            sys.executable,
+            "-m",
+            "jupyterlab",
             "--no-browser",
             "--ip=127.0.0.1",
             f"--port={self.port}",
@@ -170,22 +177,31 @@ class LabServer:
         ]
         log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self._log = log
-        self.proc = subprocess.Popen(cmd, cwd=self.root, env=self.environment(), stdout=log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=self.root,
+            env=self.environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with code {self.proc.returncode}:\n"
-                                   f"{self.log_tail()}")
+                raise RuntimeError(
+                    f"JupyterLab exited with code {self.proc.returncode}:\n{self.log_tail()}"
+                )
             try:
                 if _request(f"{self.url}/api/status", self.token, timeout=2.0) == 200:
                     return
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.5)
-        raise RuntimeError(f"JupyterLab did not answer on {self.url} within "
-                           f"{SERVER_START_TIMEOUT} s:\n{self.log_tail()}")
+        raise RuntimeError(
+            f"JupyterLab did not answer on {self.url} within "
+            f"{SERVER_START_TIMEOUT} s:\n{self.log_tail()}"
+        )
 
     def log_tail(self, n: int = 4000) -> str:
         try:
@@ -239,8 +255,9 @@ def browser(browser_paths, tmp_path_factory):
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={home / 'profile'}")
-    service = Service(executable_path=browser_paths["chromedriver"],
-                      log_output=str(home / "chromedriver.log"))
+    service = Service(
+        executable_path=browser_paths["chromedriver"], log_output=str(home / "chromedriver.log")
+    )
     driver = webdriver.Chrome(service=service, options=options)
     try:
         driver.set_page_load_timeout(60)
@@ -308,30 +325,42 @@ HTMLInputElement.prototype.click = function () {
 
 
 def _text(driver, selector: str) -> str:
-    return driver.execute_script(
-        "const el = document.querySelector(arguments[0]); return el ? el.textContent : null;",
-        selector) or ""
+    return (
+        driver.execute_script(
+            "const el = document.querySelector(arguments[0]); return el ? el.textContent : null;",
+            selector,
+        )
+        or ""
+    )
 
 
 def _open_and_run_all(browser, lab: LabServer) -> tuple[dict, float]:
     """Open the notebook, clear its stored outputs and run every cell from scratch, as a student
     would (Run > Run All Cells); returns the final run state and the seconds the run took."""
     browser.get(f"{lab.url}/lab/tree/{NOTEBOOK.name}?token={lab.token}")
-    path = wait_for("JupyterLab to open the notebook with an idle kernel",
-                    lambda: browser.execute_script(NOTEBOOK_READY_JS), NOTEBOOK_OPEN_TIMEOUT)
+    path = wait_for(
+        "JupyterLab to open the notebook with an idle kernel",
+        lambda: browser.execute_script(NOTEBOOK_READY_JS),
+        NOTEBOOK_OPEN_TIMEOUT,
+    )
     assert path == NOTEBOOK.name
     browser.execute_script(
-        "return window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs');")
-    wait_for("the stored outputs to be cleared",
-             lambda: browser.execute_script(RUN_STATE_JS)["done"] == 0, WIDGET_TIMEOUT)
+        "return window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs');"
+    )
+    wait_for(
+        "the stored outputs to be cleared",
+        lambda: browser.execute_script(RUN_STATE_JS)["done"] == 0,
+        WIDGET_TIMEOUT,
+    )
     browser.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells');")
     t_run = time.monotonic()
 
     def finished() -> dict | None:
         state = browser.execute_script(RUN_STATE_JS)
         assert not state["errors"], f"cells failed in the browser: {state['errors']}"
-        complete = (state["done"] == state["total"] and state["running"] == 0
-                    and state["status"] == "idle")
+        complete = (
+            state["done"] == state["total"] and state["running"] == 0 and state["status"] == "idle"
+        )
         return state if complete else None
 
     state = wait_for("all cells to run", finished, RUN_ALL_TIMEOUT, interval=1.0)
@@ -343,13 +372,17 @@ def _check_the_widgets_rendered(browser) -> None:
     from selenium.webdriver.common.by import By
 
     three = patch_geometry(3).describe()
-    wait_for("the receptive-field text", lambda: _text(browser, ".colorlab-rf-info") == three,
-             WIDGET_TIMEOUT)
+    wait_for(
+        "the receptive-field text",
+        lambda: _text(browser, ".colorlab-rf-info") == three,
+        WIDGET_TIMEOUT,
+    )
     assert "chelsea.png: 451x300 pixels" in _text(browser, ".colorlab-upload-status")
     assert "inside the sRGB gamut" in _text(browser, ".colorlab-lab-explorer")
     monitor_images = browser.find_elements(By.CSS_SELECTOR, ".colorlab-training-monitor img")
     assert len(monitor_images) == 2 and all(
-        (img.get_attribute("src") or "").startswith("blob:") for img in monitor_images)
+        (img.get_attribute("src") or "").startswith("blob:") for img in monitor_images
+    )
 
 
 def _upload_through_the_button(browser, tmp_path: Path) -> None:
@@ -366,23 +399,35 @@ def _upload_through_the_button(browser, tmp_path: Path) -> None:
     button = browser.find_element(By.CSS_SELECTOR, ".colorlab-colorize .widget-upload")
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
     button.click()
-    file_input = wait_for("the file input of the upload button",
-                          lambda: browser.find_elements(By.ID, "colorlab-file-dialog"),
-                          WIDGET_TIMEOUT)[0]
+    file_input = wait_for(
+        "the file input of the upload button",
+        lambda: browser.find_elements(By.ID, "colorlab-file-dialog"),
+        WIDGET_TIMEOUT,
+    )[0]
     good = save_png(sample_images(1, size=64, seed=5)[0][:48, :60], tmp_path / "my photo.png")
     file_input.send_keys(str(good))
-    wait_for("the uploaded photo to be colorized",
-             lambda: "my photo.png: 60x48 pixels, colorized with" in _text(
-                 browser, ".colorlab-upload-status"), WIDGET_TIMEOUT)
+    wait_for(
+        "the uploaded photo to be colorized",
+        lambda: (
+            "my photo.png: 60x48 pixels, colorized with"
+            in _text(browser, ".colorlab-upload-status")
+        ),
+        WIDGET_TIMEOUT,
+    )
     bad = tmp_path / "holiday.png"
     bad.write_bytes(b"this is a text file with a .png name")
     file_input.send_keys(str(bad))
-    wait_for("the message about the bad upload",
-             lambda: "holiday.png: not an image file" in _text(
-                 browser, ".colorlab-upload-status"), WIDGET_TIMEOUT)
+    wait_for(
+        "the message about the bad upload",
+        lambda: "holiday.png: not an image file" in _text(browser, ".colorlab-upload-status"),
+        WIDGET_TIMEOUT,
+    )
     file_input.send_keys(str(good))
-    wait_for("the photo again", lambda: "my photo.png: 60x48" in _text(
-        browser, ".colorlab-upload-status"), WIDGET_TIMEOUT)
+    wait_for(
+        "the photo again",
+        lambda: "my photo.png: 60x48" in _text(browser, ".colorlab-upload-status"),
+        WIDGET_TIMEOUT,
+    )
 
 
 def _move_the_slider(browser) -> None:
@@ -400,19 +445,29 @@ def _move_the_slider(browser) -> None:
     handle.click()
     handle.send_keys(Keys.ARROW_RIGHT)
     four = patch_geometry(4).describe()
-    wait_for("the kernel to redraw for n_layers=4",
-             lambda: _text(browser, ".colorlab-rf-info") == four, WIDGET_TIMEOUT)
+    wait_for(
+        "the kernel to redraw for n_layers=4",
+        lambda: _text(browser, ".colorlab-rf-info") == four,
+        WIDGET_TIMEOUT,
+    )
     assert "70x70" not in _text(browser, ".colorlab-rf-info")
-    wait_for("a new receptive-field image",
-             lambda: image.get_attribute("src") != src_before, WIDGET_TIMEOUT)
+    wait_for(
+        "a new receptive-field image",
+        lambda: image.get_attribute("src") != src_before,
+        WIDGET_TIMEOUT,
+    )
 
     # mouse: drag the handle to the right end of the track
     track = browser.find_element(By.CSS_SELECTOR, ".colorlab-rf-slider .noUi-target")
-    ActionChains(browser).click_and_hold(handle).move_by_offset(track.size["width"], 0) \
-        .release().perform()
+    ActionChains(browser).click_and_hold(handle).move_by_offset(
+        track.size["width"], 0
+    ).release().perform()
     five = patch_geometry(5).describe()
-    wait_for("the kernel to redraw for n_layers=5",
-             lambda: _text(browser, ".colorlab-rf-info") == five, WIDGET_TIMEOUT)
+    wait_for(
+        "the kernel to redraw for n_layers=5",
+        lambda: _text(browser, ".colorlab-rf-info") == five,
+        WIDGET_TIMEOUT,
+    )
 
 
 def _screenshot(browser, selector: str, path: Path) -> None:
@@ -451,9 +506,11 @@ def test_final_notebook_runs_in_chromium_and_the_slider_redraws(lab, browser, tm
     assert state["total"] >= 10
     _check_the_widgets_rendered(browser)
     _upload_through_the_button(browser, tmp_path)
-    for name in WIDGET_PICTURES:   # one picture per widget
+    for name in WIDGET_PICTURES:  # one picture per widget
         _screenshot(browser, f".colorlab-{name}", tmp_path / f"{name}.png")
     _move_the_slider(browser)
     shot = _save_screenshots(browser, tmp_path)
-    print(f"\nbrowser test: {state['total']} code cells ran in {run_seconds:.0f} s, "
-          f"{time.monotonic() - t0:.0f} s in the browser; screenshot {shot}")
+    print(
+        f"\nbrowser test: {state['total']} code cells ran in {run_seconds:.0f} s, "
+        f"{time.monotonic() - t0:.0f} s in the browser; screenshot {shot}"
+    )
