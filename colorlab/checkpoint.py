@@ -48,6 +48,9 @@ __all__ = [
     "training_state",
     "load_checkpoint",
     "load_generator",
+    "SHIPPED",
+    "resolve_checkpoint",
+    "export_checkpoint",
     "config_of",
     "load_state",
     "architecture",
@@ -301,6 +304,58 @@ def load_checkpoint(
     if config is not None:
         check_architecture(state["config"], config, path)
     return state
+
+
+#: Checkpoints shipped inside the package, loadable by name wherever a checkpoint is accepted.
+SHIPPED: dict[str, Path] = {
+    "teacher": Path(__file__).parent / "checkpoints" / "teacher.pt",
+    "teacher_l1": Path(__file__).parent / "checkpoints" / "teacher_l1.pt",
+}
+
+
+def resolve_checkpoint(spec: str | os.PathLike) -> Path:
+    """The checkpoint file ``spec`` names: a file, a run folder (its ``last.pt``) or the name of
+    a shipped checkpoint (:data:`SHIPPED`, e.g. ``"teacher"``). ``FileNotFoundError`` otherwise."""
+    path = Path(spec)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        if (path / "last.pt").is_file():
+            return path / "last.pt"
+        raise FileNotFoundError(f"checkpoint not found: {path} is a folder without last.pt")
+    name = str(spec)
+    if name in SHIPPED:
+        if not SHIPPED[name].is_file():
+            raise FileNotFoundError(
+                f"checkpoint {name!r} is not shipped with this installation of colorlab "
+                f"(expected {SHIPPED[name]}); reinstall colorlab or give a checkpoint path"
+            )
+        return SHIPPED[name]
+    raise FileNotFoundError(
+        f"checkpoint not found: {path} (not a file, a run folder with last.pt, or one of the "
+        f"shipped checkpoints: {', '.join(SHIPPED)})"
+    )
+
+
+def export_checkpoint(
+    src: str | os.PathLike, dst: str | os.PathLike, *, half: bool = True, **info: Any
+) -> Path:
+    """Write the generator of checkpoint ``src`` alone (fp16 floats with ``half``) to ``dst``:
+    what a shipped checkpoint holds. ``info`` (plain data) is stored under ``"info"``."""
+    state = load_checkpoint(src)
+    weights = {
+        k: v.half() if half and v.is_floating_point() else v for k, v in state["generator"].items()
+    }
+    keep = ("config", "step", "epoch", "steps_per_epoch", "total_steps", "complete", "history")
+    return save_checkpoint(
+        dst,
+        {
+            **{k: state[k] for k in keep if k in state},
+            "generator": weights,
+            "discriminator": None,
+            "info": info,
+        },
+    )
 
 
 def config_of(state: dict[str, Any], path: str | os.PathLike) -> TrainConfig:

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 
-from colorlab import evaluate, exercises
-from colorlab.checkpoint import load_generator
+from colorlab import download, evaluate, exercises
+from colorlab.checkpoint import load_generator, resolve_checkpoint
 from colorlab.config import PRESETS, apply_overrides, get_preset
 from colorlab.data import build_sample_folder, make_datasets
 from colorlab.evaluate import format_table
@@ -36,7 +36,7 @@ from colorlab.inference import (
     colorize_folder,
     colorize_many,
     gray_baseline,
-    load_model,
+    load_colorizer,
 )
 from colorlab.io import find_images, read_images, write_json
 from colorlab.plotting import plot_history, results_grid
@@ -79,13 +79,6 @@ def _fmt(description: str, examples: str = "") -> dict:
 # --------------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------------
-def _require_file(path: str | os.PathLike, what: str = "checkpoint") -> Path:
-    p = Path(path)
-    if not p.is_file():
-        raise CLIError(f"{what} not found: {p}")
-    return p
-
-
 def _device(name: str | None) -> torch.device:
     if name in (None, "auto"):
         return default_device()
@@ -202,11 +195,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 # colorize
 # --------------------------------------------------------------------------------------------
 def cmd_colorize(args: argparse.Namespace) -> int:
-    ckpt = _require_file(args.checkpoint)
+    ckpt = resolve_checkpoint(args.checkpoint)
     src = Path(args.input)
     if not src.exists():
         raise CLIError(f"input not found: {src}")
-    model = load_model(ckpt, size=args.size, device=_device(args.device))
+    model = load_colorizer(ckpt, size=args.size, device=_device(args.device))
     if src.is_dir():
         out = Path(args.out) if args.out else src.parent / f"{src.name}_colorized"
         written = colorize_folder(
@@ -244,9 +237,9 @@ def _mean_ab_images(cfg, train_dir: str | None, fallback: list) -> tuple[list, s
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    ckpt = _require_file(args.checkpoint)
+    ckpt = resolve_checkpoint(args.checkpoint)
     _paths, images = load_image_folder(args.image_dir)
-    model = load_model(ckpt, size=args.size, device=_device(args.device))
+    model = load_colorizer(ckpt, size=args.size, device=_device(args.device))
     train_images, source = _mean_ab_images(model.config, args.train_dir, images)
     results = evaluate.evaluate_models(
         {"model": model.module},
@@ -320,6 +313,30 @@ def _experiment_listing(width: int = 100) -> str:
 # --------------------------------------------------------------------------------------------
 # data
 # --------------------------------------------------------------------------------------------
+def _data_listing() -> list[str]:
+    """One line per downloadable source: name, size, whether it is here, where it goes."""
+    lines = []
+    for source in download.SOURCES.values():
+        target = download.target_path(source)
+        size = f"{source.size / 1e6:,.0f} MB" if source.size else "-"
+        here = "present" if download.is_complete(source, target) else "missing"
+        lines.append(f"{source.name:<13} {source.kind:<8} {size:>9}  {here:<8} {target}")
+    return lines
+
+
+def cmd_data_get(args: argparse.Namespace) -> int:
+    if args.list:
+        print("\n".join(_data_listing()))
+        return 0
+    if not args.names:
+        raise CLIError("data get needs NAME (or --list): " + ", ".join(download.SOURCES))
+    if args.url and len(args.names) > 1:
+        raise CLIError("--url points at one file: give a single NAME with it")
+    paths = [download.download(n, dest=args.dir, url=args.url) for n in args.names]
+    print("\n".join(str(p) for p in paths))
+    return 0
+
+
 def cmd_data_build_sample(args: argparse.Namespace) -> int:
     root = build_sample_folder(args.dir, n=args.n, size=args.size, seed=args.seed, part=args.part)
     print(f"wrote {args.n} sample images ({args.size}x{args.size} PNG) to {root}/")
@@ -604,7 +621,10 @@ def _add_data(sub: argparse._SubParsersAction, threads: list[argparse.ArgumentPa
     d = sub.add_parser(
         "data",
         help="dataset utilities",
-        **_fmt("Dataset utilities.", "colorlab data build-sample samples/"),
+        **_fmt(
+            "Dataset utilities: write the sample set, download datasets and weights.",
+            "colorlab data build-sample samples/\ncolorlab data get imagenette",
+        ),
     )
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser)
     dsub.required = True
@@ -639,6 +659,33 @@ def _add_data(sub: argparse._SubParsersAction, threads: list[argparse.ArgumentPa
         help="cut crops only from this band of the photos (default: anywhere)",
     )
     b.set_defaults(func=cmd_data_build_sample)
+    g = dsub.add_parser(
+        "get",
+        help="download a dataset or weight file (with a progress bar)",
+        **_fmt(
+            f"""
+        Download a dataset (extracted) or a pretrained weight file into the cache that fastai
+        and torchvision share, unless it is already there, and print its path as the last line.
+        Datasets go to fastai's data folder (~/.fastai/data, or $FASTAI_HOME/data, or
+        ${download.DATA_ENV}), weights to the torch hub cache
+        (~/.cache/torch/hub/checkpoints, or $TORCH_HOME/hub/checkpoints). Sizes and hashes
+        are checked; a failed download leaves nothing behind. ${download.OFFLINE_ENV}=1
+        refuses every download. The library downloads the same files on demand.
+        """,
+            """
+        colorlab data get --list
+        colorlab data get imagenette
+        colorlab data get resnet18 alexnet lpips_alex inception_v3
+        colorlab data get cifar10 --dir data/cifar10
+        colorlab data get imagenette --url http://mirror.example/imagenette2-160.tgz
+        """,
+        ),
+    )
+    g.add_argument("names", nargs="*", metavar="NAME", help="what to download (see --list)")
+    g.add_argument("--list", action="store_true", help="list what can be downloaded, and where")
+    g.add_argument("--dir", metavar="DIR", help="put it in DIR instead of the default cache")
+    g.add_argument("--url", metavar="URL", help="download from this mirror of the file")
+    g.set_defaults(func=cmd_data_get)
 
 
 # --------------------------------------------------------------------------------------------

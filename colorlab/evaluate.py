@@ -46,7 +46,7 @@ from colorlab.inference import (
     ModelLike,
     colorize_L,
     inference_mode,
-    load_model,
+    load_colorizer,
     rgb_to_tensor,
     tensor_to_rgb,
     to_rgb_uint8,
@@ -248,7 +248,9 @@ def evaluate_models(
     Ls = [color.rgb_to_L_ab(rgb_to_tensor(r))[0] for r in reals]
     rows: dict[str, Callable[[list[torch.Tensor]], list[np.ndarray]]] = {}
     for name, model in models.items():
-        rows[name] = _model_row(load_model(model, size=size, device=device), batch_size, dropout)
+        rows[name] = _model_row(
+            load_colorizer(model, size=size, device=device), batch_size, dropout
+        )
     rows["gray"] = lambda Lc: [_recombine(L, torch.zeros(1, 2, *L.shape[-2:])) for L in Lc]
     rows["mean_ab"] = lambda Lc: [_recombine(L, _constant_ab(L, mean_ab_value)) for L in Lc]
 

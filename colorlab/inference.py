@@ -38,7 +38,7 @@ from PIL import Image
 from torch import nn
 
 from colorlab import color
-from colorlab.checkpoint import load_generator
+from colorlab.checkpoint import load_generator, resolve_checkpoint
 from colorlab.io import atomic_open, find_images, load_image, read_images
 from colorlab.models import ColorizerWithClassifier
 from colorlab.models.geometry import downsampling_levels
@@ -145,23 +145,21 @@ class LoadedModel:
     config: object | None = None
 
 
-def load_model(
+def load_colorizer(
     model: ModelLike, size: int | None = None, device: torch.device | str | None = None
 ) -> LoadedModel:
-    """Resolve a model or checkpoint path into a :class:`LoadedModel`.
+    """A colorizer ready for :func:`colorize`: a module, a checkpoint path, a run folder, or the
+    name of a shipped checkpoint (``load_colorizer("teacher")``).
 
     ``size`` defaults to the training size: the checkpoint config's ``image_size``, else the
     module's ``image_size`` attribute (which :func:`colorlab.checkpoint.load_generator` sets),
     else :data:`DEFAULT_SIZE`. It is rounded to a valid working size (:func:`working_size`).
-    A missing checkpoint raises ``FileNotFoundError`` naming the path.
+    A missing checkpoint raises ``FileNotFoundError`` naming it.
     """
     dev = torch.device(device) if device is not None else default_device()
     cfg = None
     if isinstance(model, (str, os.PathLike)):
-        path = Path(model)
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint not found: {path}")
-        module, cfg = load_generator(path, device=dev)
+        module, cfg = load_generator(resolve_checkpoint(model), device=dev)
     else:
         module = model
     if size is None:
@@ -242,7 +240,7 @@ def colorize_many(
     Each output keeps its input's size and lightness. ``size``: working resolution (default: the
     checkpoint's image size, else 256), rounded to a multiple the model accepts.
     """
-    lm = load_model(model, size=size, device=device)
+    lm = load_colorizer(model, size=size, device=device)
     rgbs = [to_rgb_uint8(im) for im in images]
     Ls = [color.rgb_to_L_ab(rgb_to_tensor(rgb, lm.device))[0] for rgb in rgbs]
     with inference_mode(lm.module, dropout=dropout):
@@ -324,7 +322,7 @@ def colorize_folder(
     paths = find_images(in_dir)
     if not paths:
         raise ValueError(f"no images found in {in_dir} (looked for jpg/png/webp/bmp/tiff files)")
-    lm = load_model(model, size=size, device=device)
+    lm = load_colorizer(model, size=size, device=device)
     written: list[Path] = []
     for start in range(0, len(paths), batch_size):
         batch = list(read_images(paths[start : start + batch_size]))

@@ -171,3 +171,34 @@ def test_architecture_check_covers_the_task_and_defaults_missing_fields():
     check_architecture(old, cfg, "old.pt")  # the default task: accepted
     with pytest.raises(ArchitectureMismatchError, match="task"):
         check_architecture(cfg.to_dict(), cfg.replace(task="inpainting"), "colorizer.pt")
+
+
+def test_a_checkpoint_is_found_by_path_run_folder_or_shipped_name(run_dir, tmp_path, monkeypatch):
+    assert ck.resolve_checkpoint(run_dir / "last.pt") == run_dir / "last.pt"
+    assert ck.resolve_checkpoint(run_dir) == run_dir / "last.pt"  # a run folder: its last.pt
+    with pytest.raises(FileNotFoundError, match="folder without last.pt"):
+        ck.resolve_checkpoint(tmp_path)
+    with pytest.raises(FileNotFoundError, match="shipped checkpoints: teacher"):
+        ck.resolve_checkpoint(tmp_path / "nope.pt")
+    monkeypatch.setitem(ck.SHIPPED, "teacher", tmp_path / "missing.pt")
+    with pytest.raises(FileNotFoundError, match="not shipped with this installation"):
+        ck.resolve_checkpoint("teacher")
+    exported = ck.export_checkpoint(run_dir / "last.pt", tmp_path / "small.pt", note="test")
+    monkeypatch.setitem(ck.SHIPPED, "teacher", exported)
+    assert ck.resolve_checkpoint("teacher") == exported
+
+
+def test_an_exported_fp16_checkpoint_colorizes_like_its_source(run_dir, tmp_path):
+    from colorlab.inference import colorize
+
+    exported = ck.export_checkpoint(run_dir / "last.pt", tmp_path / "half.pt", note="x")
+    state = ck.load_checkpoint(exported)
+    assert state["info"] == {"note": "x"} and state.get("opt_g") is None
+    assert all(
+        v.dtype == torch.float16 for v in state["generator"].values() if v.is_floating_point()
+    )
+    assert exported.stat().st_size < 0.6 * (run_dir / "last.pt").stat().st_size
+    photo = (np.random.default_rng(0).random((37, 53, 3)) * 255).astype(np.uint8)
+    a, b = colorize(run_dir / "last.pt", photo), colorize(exported, photo)
+    assert a.shape == b.shape == (37, 53, 3)
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 2  # fp16 rounding only

@@ -7,7 +7,14 @@ from typing import Any
 
 from torch import nn
 
-from colorlab.checkpoint import check_architecture, config_of, load_checkpoint, load_state
+from colorlab.checkpoint import (
+    SHIPPED,
+    check_architecture,
+    config_of,
+    load_checkpoint,
+    load_state,
+    resolve_checkpoint,
+)
 from colorlab.config import PRESETS, ConfigError, TrainConfig
 
 __all__ = ["RESUME_MUTABLE", "check_resume", "resolve_init_from", "init_from", "total_steps"]
@@ -48,7 +55,8 @@ def check_resume(saved: dict[str, Any], cfg: TrainConfig, path: Path) -> None:
 
 
 def resolve_init_from(init_from: str, out_dir: Path | None) -> Path:
-    """The checkpoint ``init_from`` names: a file, a run folder, or a preset's sibling run.
+    """The checkpoint ``init_from`` names: a file, a run folder, a shipped checkpoint
+    (``"teacher"``) or a preset's sibling run.
 
     A preset name ``P`` is looked for in ``out_dir/../P/last.pt`` and ``runs/P/last.pt``.
     """
@@ -57,6 +65,8 @@ def resolve_init_from(init_from: str, out_dir: Path | None) -> Path:
         return path
     if path.is_dir() and (path / "last.pt").is_file():
         return path / "last.pt"
+    if init_from in SHIPPED:
+        return resolve_checkpoint(init_from)
     if init_from not in PRESETS:
         raise FileNotFoundError(
             f"init_from={init_from!r}: no such checkpoint file, run folder with last.pt, or preset"

@@ -16,9 +16,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from colorlab.checkpoint import CheckpointError
+from colorlab.checkpoint import SHIPPED, CheckpointError
 from colorlab.config import ConfigError, get_preset
-from colorlab.inference import LoadedModel, colorize, gray_baseline, load_model
+from colorlab.inference import LoadedModel, colorize, gray_baseline, load_colorizer
 from colorlab.models import build_generator
 from colorlab.widgets._view import _ERROR_COLOR, _OK_COLOR, _View, png_bytes
 from colorlab.widgets.upload import UploadError, read_upload
@@ -147,8 +147,14 @@ class ColorizeYourOwn(_View):
 
     # -- the model ---------------------------------------------------------------------------
     def checkpoint_options(self) -> list[tuple[str, str]]:
-        """``(label, value)`` pairs: checkpoints newest first, extra models, the untrained one."""
-        options = [(str(p), str(p)) for p in find_checkpoints(self.roots, self.pattern)]
+        """``(label, value)`` pairs: the shipped checkpoints (the teacher first: the default),
+        checkpoints under ``roots`` newest first, extra models, the untrained one."""
+        options = [
+            (f"{name} (shipped with colorlab)", name)
+            for name, path in SHIPPED.items()
+            if path.is_file()
+        ]
+        options += [(str(p), str(p)) for p in find_checkpoints(self.roots, self.pattern)]
         options += [(name, name) for name in self.extra_models]
         options.append(("untrained quick generator (random weights)", UNTRAINED))
         return options
@@ -183,9 +189,9 @@ class ColorizeYourOwn(_View):
                 if value == UNTRAINED:
                     self._models[key] = self._untrained()
                 elif value in self.extra_models:
-                    self._models[key] = load_model(self.extra_models[value], device=self.device)
+                    self._models[key] = load_colorizer(self.extra_models[value], device=self.device)
                 else:
-                    self._models[key] = load_model(value, device=self.device)
+                    self._models[key] = load_colorizer(value, device=self.device)
             except (OSError, CheckpointError, ConfigError) as err:
                 raise UploadError(f"model {value}: {err}") from None
         return self._models[key]
@@ -195,7 +201,7 @@ class ColorizeYourOwn(_View):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             G = build_generator(cfg, pretrained=False)
-        return load_model(G, size=cfg.image_size, device=self.device)
+        return load_colorizer(G, size=cfg.image_size, device=self.device)
 
     def model_label(self, value: str | None = None) -> str:
         value = self.checkpoint.value if value is None else value
