@@ -11,8 +11,10 @@
   them, skipping unreadable files with a :class:`DataWarning`.
 * **Weights files**: a :class:`WeightsFile` is a standard pretrained-weights file (torchvision,
   LPIPS) looked for in the torch hub cache and loaded with ``torch.load(weights_only=True)``.
-  Nothing is downloaded: a missing file raises :class:`WeightsUnavailableError` saying what to put
-  where.
+  A file missing there is downloaded on demand by :func:`colorlab.download.download` (size and
+  hash checked); when that fails or ``COLORLAB_OFFLINE=1`` forbids it, a
+  :class:`WeightsUnavailableError` (:class:`WeightsOfflineError`, :class:`WeightsDownloadError`)
+  says what to put where. A path given explicitly is never downloaded.
 """
 
 from __future__ import annotations
@@ -33,12 +35,23 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from colorlab.download import (
+    SOURCES,
+    DownloadError,
+    OfflineError,
+    Source,
+    download,
+    weights_source,
+)
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "PathLike",
     "BadImageError",
     "DataWarning",
     "WeightsUnavailableError",
+    "WeightsOfflineError",
+    "WeightsDownloadError",
     "WeightsFile",
     "atomic_open",
     "atomic_write",
@@ -324,14 +337,23 @@ def read_images(paths: Iterable[PathLike]) -> Iterator[tuple[Path, np.ndarray]]:
 # Weights files
 # --------------------------------------------------------------------------------------------
 class WeightsUnavailableError(FileNotFoundError):
-    """Pretrained weights are not on this machine or unreadable (nothing is downloaded)."""
+    """Pretrained weights are not on this machine (and could not be downloaded) or unreadable."""
+
+
+class WeightsOfflineError(WeightsUnavailableError, OfflineError):
+    """Weights are missing and ``COLORLAB_OFFLINE=1`` forbids downloading them."""
+
+
+class WeightsDownloadError(WeightsUnavailableError, DownloadError):
+    """Weights are missing and downloading them failed (the message says what failed)."""
 
 
 @dataclass(frozen=True)
 class WeightsFile:
     """A standard weights file: where it comes from and the name it has in the torch hub cache.
 
-    :meth:`load` reads it; :meth:`missing` and :meth:`unusable` build its errors (a subclass may
+    :meth:`load` reads it (:meth:`fetch` downloads it first if it is not in the cache);
+    :meth:`missing`, :meth:`not_downloaded` and :meth:`unusable` build its errors (a subclass may
     word them for its own users).
     """
 
@@ -343,18 +365,38 @@ class WeightsFile:
         """``torch.hub.get_dir()/checkpoints/<filename>``, where torchvision caches it."""
         return Path(torch.hub.get_dir()) / "checkpoints" / self.filename
 
+    def source(self) -> Source:
+        """What :func:`colorlab.download.download` fetches (hash checked where known)."""
+        return weights_source(self.filename, self.url, self.description)
+
+    def _how_to(self, argument: str) -> str:
+        name = self.source().name
+        get = (
+            f"On a machine with internet this does it: colorlab data get {name}\n"
+            if name in SOURCES
+            else ""
+        )
+        return (
+            f"Download {self.url}\nand save it as {self.default_path()} "
+            f"(or anywhere, and pass {argument}='<path to {self.filename}>').\n{get}"
+            "Use pretrained=False only to test the plumbing: random weights give meaningless "
+            "values."
+        )
+
     def missing(self, file: Path, source: str, argument: str) -> Exception:
         """The error for a file that is not there (``source``: where it was looked for)."""
         return WeightsUnavailableError(
             f"{self.description} weights not found: {file} does not exist "
-            f"(looked in {source}).\n"
-            f"Download {self.url}\nand save it as {self.default_path()} "
-            f"(or anywhere, and pass {argument}='<path to {self.filename}>').\n"
-            'On a machine with internet this does it: python -c "import torch; '
-            f"torch.hub.load_state_dict_from_url('{self.url}', "
-            f"file_name='{self.filename}')\"\n"
-            "Use pretrained=False only to test the plumbing: random weights give meaningless "
-            "values."
+            f"(looked in {source}).\n" + self._how_to(argument)
+        )
+
+    def not_downloaded(self, file: Path, err: DownloadError, argument: str) -> Exception:
+        """The error for a file missing from the cache that :meth:`fetch` could not download
+        (a :class:`WeightsOfflineError` when ``err`` is an :class:`OfflineError`)."""
+        kind = WeightsOfflineError if isinstance(err, OfflineError) else WeightsDownloadError
+        return kind(
+            f"{self.description} weights not found: {file} does not exist and was not "
+            f"downloaded: {err}\n" + self._how_to(argument)
         )
 
     def unusable(self, file: Path, err: BaseException) -> Exception:
@@ -364,16 +406,28 @@ class WeightsFile:
             f"Download it again from {self.url}"
         )
 
+    def fetch(self, progress: bool = True, argument: str = "path") -> Path:
+        """The file in the hub cache, downloaded first if absent; raises :meth:`not_downloaded`."""
+        file = self.default_path()
+        try:
+            return download(self.source(), dest=file.parent, progress=progress)
+        except DownloadError as err:
+            raise self.not_downloaded(file, err, argument) from err
+
     def load(self, path: PathLike | None = None, argument: str = "path") -> dict[str, torch.Tensor]:
-        """The state dict in ``path`` (default: the hub cache), read with ``weights_only=True``.
+        """The state dict in ``path`` (default: the hub cache, downloading the file if absent),
+        read with ``weights_only=True``.
 
         ``argument`` is the name under which the caller's user passes ``path`` (for the message).
-        Raises :meth:`missing` or :meth:`unusable` (by default :class:`WeightsUnavailableError`).
+        Raises :meth:`missing` (an explicit ``path`` that does not exist), :meth:`not_downloaded`
+        or :meth:`unusable` (by default :class:`WeightsUnavailableError` s).
         """
-        file = Path(path).expanduser() if path is not None else self.default_path()
-        if not file.is_file():
-            source = f"{argument}={str(path)!r}" if path is not None else "the torch hub cache"
-            raise self.missing(file, source, argument)
+        if path is None:
+            file = self.fetch(argument=argument)
+        else:
+            file = Path(path).expanduser()
+            if not file.is_file():
+                raise self.missing(file, f"{argument}={str(path)!r}", argument)
         try:
             state = torch.load(file, map_location="cpu", weights_only=True)
         except Exception as err:  # corrupt, truncated, not a PyTorch file

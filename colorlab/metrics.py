@@ -70,7 +70,9 @@ Weights
 ``LPIPS``, ``FID`` and ``inception_score`` use the standard weights (``pretrained=True``, the
 default): torchvision's ImageNet AlexNet and InceptionV3 files, and the LPIPS v0.1 linear layers.
 They are read from a path given as argument or else from the torch hub cache,
-``torch.hub.get_dir()/checkpoints/<file>``; nothing is downloaded. A missing file raises
+``torch.hub.get_dir()/checkpoints/<file>``, where a missing file is downloaded on demand
+(:mod:`colorlab.download`; ``colorlab data get alexnet lpips_alex inception_v3`` fetches them
+ahead). A file that is absent and cannot be downloaded (or ``COLORLAB_OFFLINE=1``) raises
 :class:`WeightsUnavailableError` saying which file to put where. Random weights are used only when
 asked for with ``pretrained=False`` (to test the plumbing; the values are then meaningless).
 """
@@ -93,6 +95,7 @@ from skimage.metrics import structural_similarity
 from torch import nn
 
 from colorlab.color import AB_SCALE, L_MAX, rgb_to_lab
+from colorlab.download import SOURCES
 from colorlab.io import PathLike, WeightsFile, WeightsUnavailableError
 
 __all__ = [
@@ -344,21 +347,14 @@ def lab_histogram_intersection(pred: Images, target: Images, bins: int = 100) ->
 # --------------------------------------------------------------------------------------------
 # Weights files (:class:`colorlab.io.WeightsFile`)
 # --------------------------------------------------------------------------------------------
-ALEXNET_WEIGHTS = WeightsFile(
-    "alexnet-owt-7be5be79.pth",
-    "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
-    "torchvision AlexNet (ImageNet)",
-)
-LPIPS_LINEAR_WEIGHTS = WeightsFile(
-    "lpips_alex_v0.1.pth",
-    "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/alex.pth",
-    "LPIPS v0.1 AlexNet linear-layer",
-)
-INCEPTION_V3_WEIGHTS = WeightsFile(
-    "inception_v3_google-0cc3c7bd.pth",
-    "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
-    "torchvision InceptionV3 (ImageNet)",
-)
+def _weights_file(name: str) -> WeightsFile:
+    source = SOURCES[name]  # the one table of downloadable files (URLs, names, hashes)
+    return WeightsFile(source.filename, source.url, source.description)
+
+
+ALEXNET_WEIGHTS = _weights_file("alexnet")  # alexnet-owt-7be5be79.pth
+LPIPS_LINEAR_WEIGHTS = _weights_file("lpips_alex")  # lpips_alex_v0.1.pth (the lpips v0.1 alex.pth)
+INCEPTION_V3_WEIGHTS = _weights_file("inception_v3")  # inception_v3_google-0cc3c7bd.pth
 
 
 def _load_into(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:

@@ -12,10 +12,12 @@ grey image x gives the response the RGB network gives to (x, x, x). ``DynamicUne
 decoder (PixelShuffle upsampling, skip connections from every resolution change) and the output
 goes through ``y_range=(-1, 1)`` (a scaled sigmoid).
 
-Offline by design: ``pretrained=True`` reads torchvision's ``IMAGENET1K_V1`` file from the
-local torch hub cache (``torch.hub.get_dir()/checkpoints/resnet18-f37072fd.pth``) and never
-downloads; a missing file raises :class:`PretrainedWeightsMissing` saying where to get it and
-where to put it. Random weights are never substituted for pretrained ones.
+``pretrained=True`` reads torchvision's ``IMAGENET1K_V1`` file from the torch hub cache
+(``torch.hub.get_dir()/checkpoints/resnet18-f37072fd.pth``), shared with torchvision, and
+downloads it there first if it is absent (:mod:`colorlab.download`, sha256 prefix checked). When
+that fails, or ``COLORLAB_OFFLINE=1`` forbids it (:class:`PretrainedWeightsOffline`), a
+:class:`PretrainedWeightsMissing` says where to get the file and where to put it. Random weights
+are never substituted for pretrained ones.
 
 fastai is imported inside :func:`resnet18_unet` (``import fastai.vision`` takes seconds).
 """
@@ -26,38 +28,69 @@ from pathlib import Path
 
 from torch import Tensor, nn
 
-from colorlab.io import WeightsFile, WeightsUnavailableError
+from colorlab.download import SOURCES, DownloadError, OfflineError
+from colorlab.io import (
+    WeightsDownloadError,
+    WeightsFile,
+    WeightsOfflineError,
+    WeightsUnavailableError,
+)
 
 __all__ = [
     "RESNET18_WEIGHTS_FILE",
     "RESNET18_WEIGHTS_URL",
     "RESNET18_WEIGHTS",
     "PretrainedWeightsMissing",
+    "PretrainedWeightsOffline",
     "resnet18_weights_path",
     "resnet18_imagenet",
     "ResNetUNet",
     "resnet18_unet",
 ]
 
-RESNET18_WEIGHTS_FILE = "resnet18-f37072fd.pth"
-"""File name torchvision uses for ``ResNet18_Weights.IMAGENET1K_V1``."""
-RESNET18_WEIGHTS_URL = f"https://download.pytorch.org/models/{RESNET18_WEIGHTS_FILE}"
+RESNET18_WEIGHTS_FILE = SOURCES["resnet18"].filename
+"""File name torchvision uses for ``ResNet18_Weights.IMAGENET1K_V1`` (``resnet18-f37072fd.pth``)."""
+RESNET18_WEIGHTS_URL = SOURCES["resnet18"].url
 
 
 class PretrainedWeightsMissing(WeightsUnavailableError):
-    """Pretrained weights were asked for but are not in the local cache (nothing is downloaded)."""
+    """Pretrained weights were asked for but are not in the local cache and were not downloaded."""
+
+
+class PretrainedWeightsOffline(PretrainedWeightsMissing, WeightsOfflineError):
+    """Pretrained weights are missing and ``COLORLAB_OFFLINE=1`` forbids downloading them."""
+
+
+class _PretrainedWeightsNotDownloaded(PretrainedWeightsMissing, WeightsDownloadError):
+    """Pretrained weights are missing and their download failed."""
 
 
 class _ResNet18Weights(WeightsFile):
     """The ImageNet ResNet18 file, with errors worded for ``pretrained=True``."""
 
+    def _help(self, file: Path) -> str:
+        return (
+            f"Download {self.url} on a machine with internet access ('colorlab data get "
+            f"resnet18') and copy it to {file} (the folder is torch.hub.get_dir()/checkpoints; "
+            f"set TORCH_HOME to use another cache), or use pretrained=False for random initial "
+            f"weights."
+        )
+
     def missing(self, file: Path, source: str, argument: str) -> Exception:
         return PretrainedWeightsMissing(
             f"pretrained=True needs torchvision's ImageNet ResNet18 weights at {file}, which does "
-            f"not exist (nothing is downloaded at run time). Download {self.url} on a "
-            f"machine with internet access and copy it to {file} (the folder is "
-            f"torch.hub.get_dir()/checkpoints; set TORCH_HOME to use another cache), or use "
-            f"pretrained=False for random initial weights."
+            f"not exist. " + self._help(file)
+        )
+
+    def not_downloaded(self, file: Path, err: DownloadError, argument: str) -> Exception:
+        kind = (
+            PretrainedWeightsOffline
+            if isinstance(err, OfflineError)
+            else _PretrainedWeightsNotDownloaded
+        )
+        return kind(
+            f"pretrained=True needs torchvision's ImageNet ResNet18 weights at {file}, which does "
+            f"not exist and was not downloaded: {err} " + self._help(file)
         )
 
     def unusable(self, file: Path, err: BaseException) -> Exception:
@@ -68,7 +101,7 @@ class _ResNet18Weights(WeightsFile):
 
 
 RESNET18_WEIGHTS: WeightsFile = _ResNet18Weights(
-    RESNET18_WEIGHTS_FILE, RESNET18_WEIGHTS_URL, "torchvision ResNet18 (ImageNet)"
+    RESNET18_WEIGHTS_FILE, RESNET18_WEIGHTS_URL, SOURCES["resnet18"].description
 )
 """torchvision's ``ResNet18_Weights.IMAGENET1K_V1`` file in the torch hub cache."""
 
@@ -85,9 +118,11 @@ def resnet18_weights_path() -> Path:
 def resnet18_imagenet(pretrained: bool = True) -> nn.Module:
     """A torchvision ResNet18 (3 input channels, 1000 classes), ImageNet weights if ``pretrained``.
 
-    The weights are loaded from :func:`resnet18_weights_path` only (``weights_only=True``);
-    torchvision is never asked to download. Raises :class:`PretrainedWeightsMissing` if the file
-    is absent and ``RuntimeError`` if it is not a ResNet18 state dict.
+    The weights are loaded from :func:`resnet18_weights_path` (``weights_only=True``), downloaded
+    there first if absent (by :mod:`colorlab.download`, never by torchvision). Raises
+    :class:`PretrainedWeightsMissing` (:class:`PretrainedWeightsOffline` under
+    ``COLORLAB_OFFLINE=1``) if the file is absent and cannot be downloaded, and ``RuntimeError``
+    if it is not a ResNet18 state dict.
     """
     from torchvision.models import resnet18
 
@@ -152,8 +187,9 @@ def resnet18_unet(
         out_channels: output channels (2 = ab).
         image_size: the size ``DynamicUnet`` is built for (it runs a dummy forward at this size
             to find the skip connections); other multiples of 32 work at run time.
-        pretrained: load torchvision's ImageNet weights from the local torch hub cache
-            (:func:`resnet18_weights_path`); raises :class:`PretrainedWeightsMissing` if absent.
+        pretrained: load torchvision's ImageNet weights from the torch hub cache
+            (:func:`resnet18_weights_path`, downloaded on demand); raises
+            :class:`PretrainedWeightsMissing` if absent and not downloadable.
         self_attention, blur: passed to ``DynamicUnet``.
 
     31,099,672 parameters for 1 -> 2 channels (11,170,240 of them in the ResNet body).
