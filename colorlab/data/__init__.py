@@ -13,9 +13,13 @@ Sources (``data/README.md`` gives licences, sizes and download instructions):
   loss) -- :func:`class_folder`, or ``image_folder(..., labels=True)``.
 * **fastai's COCO sample** (seed 002: 10,000 images split 8,000/2,000) -- :func:`coco_sample`.
 * **CIFAR-10** via torchvision (seed 003, 32x32, 10 classes) -- :func:`cifar10`.
+* **Imagenette 160 px** (fastai's 10-class ImageNet subset: the ``imagenette`` presets) --
+  :func:`imagenette` (its folder) and ``TrainConfig(dataset="imagenette")``.
 
-Large sets are never downloaded behind your back: when the files are not on disk the loaders raise
-:class:`DatasetUnavailableError` saying what to download, from where, and where to put it.
+The large sets are downloaded on demand (:mod:`colorlab.download`: progress bar, checked, into
+fastai's data folder or ``$COLORLAB_DATA``). With ``COLORLAB_OFFLINE=1`` (or ``download=False``)
+a missing set raises :class:`DatasetOfflineError` (a :class:`DatasetUnavailableError`) saying
+what to download, from where, and where to put it.
 
 Every dataset is a :class:`LabDataset`. An item is ``(L, ab)``: float32 ``(1,S,S)`` and
 ``(2,S,S)`` in ``[-1, 1]`` (the scaling of :mod:`colorlab.color`), ``(L, ab, label)`` when labels
@@ -28,9 +32,10 @@ Splits are deterministic (:func:`split_indices`) with the seeds' presets in :dat
 :func:`make_datasets` and :func:`make_loaders` assemble the sets and loaders of a training run
 from its config (:data:`DATASETS`).
 
-The modules: ``sample`` (the sample set), ``folders``, ``sources`` (COCO, CIFAR-10), ``splits``,
-``datasets`` (:class:`LabDataset`) and ``loaders``. Image files are read by :mod:`colorlab.io`
-(:func:`load_image`, :func:`find_images`, :class:`BadImageError`), re-exported here.
+The modules: ``sample`` (the sample set), ``folders``, ``sources`` (Imagenette, COCO, CIFAR-10),
+``splits``, ``datasets`` (:class:`LabDataset`) and ``loaders``. Image files are read by
+:mod:`colorlab.io` (:func:`load_image`, :func:`find_images`, :class:`BadImageError`),
+re-exported here.
 """
 
 from __future__ import annotations
@@ -54,7 +59,16 @@ from colorlab.data.sample import (
     sample_images,
     source_photos,
 )
-from colorlab.data.sources import CIFAR10_URL, COCO_SAMPLE_URL, cifar10, coco_sample
+from colorlab.data.sources import (
+    CIFAR10_URL,
+    COCO_SAMPLE_URL,
+    IMAGENETTE_URL,
+    DatasetDownloadError,
+    DatasetOfflineError,
+    cifar10,
+    coco_sample,
+    imagenette,
+)
 from colorlab.data.splits import SPLITS, split_counts, split_indices
 from colorlab.io import IMAGE_EXTENSIONS, BadImageError, DataWarning, find_images, load_image
 
@@ -65,9 +79,12 @@ __all__ = [
     "SOURCE_PHOTOS",
     "COCO_SAMPLE_URL",
     "CIFAR10_URL",
+    "IMAGENETTE_URL",
     "DATASETS",
     "BadImageError",
     "DatasetUnavailableError",
+    "DatasetOfflineError",
+    "DatasetDownloadError",
     "NoImagesError",
     "DataWarning",
     "PhotoSource",
@@ -90,6 +107,7 @@ __all__ = [
     "split_indices",
     "coco_sample",
     "cifar10",
+    "imagenette",
     "make_datasets",
     "make_loaders",
 ]

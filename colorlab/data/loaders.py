@@ -1,7 +1,8 @@
 """The datasets and data loaders of a training run, assembled from its config.
 
 :func:`make_datasets` builds the ``(train, val, test)`` sets a config names (:data:`DATASETS`:
-the embedded sample set, a folder, a class-per-folder set, the COCO sample, CIFAR-10);
+the embedded sample set, a folder, a class-per-folder set, the COCO sample, CIFAR-10,
+Imagenette);
 :func:`make_loaders` wraps them in ``DataLoader`` s whose order survives a resume
 (:class:`ResumableSampler`). The config is a :class:`colorlab.config.TrainConfig`, read through
 its attributes only (this package does not import :mod:`colorlab.config`).
@@ -23,7 +24,7 @@ from colorlab.data.datasets import LabDataset
 from colorlab.data.errors import DatasetUnavailableError, NoImagesError
 from colorlab.data.folders import class_folder, scan_images
 from colorlab.data.sample import SOURCE_PHOTOS, _sample_crops, sample_images
-from colorlab.data.sources import cifar10, coco_sample
+from colorlab.data.sources import cifar10, coco_sample, imagenette
 from colorlab.data.splits import split_counts, split_indices
 from colorlab.errors import ConfigError
 from colorlab.io import find_images
@@ -57,6 +58,12 @@ def make_datasets(cfg: TrainConfig, rgb: bool = False) -> Sets:
     * ``coco_sample``: seed 002's 8,000 / 2,000 COCO images (the 2,000 are val and test).
     * ``cifar10``: torchvision's 50,000 training images split into train/val by ``cfg.split``'s
       proportions, and the 10,000 test images.
+    * ``imagenette``: Imagenette 160 px's ``train/`` (9,469 images, capped at ``n_images``) and
+      its ``val/`` (3,925) halved, seeded, into val and test; grayscale images dropped; labels
+      (10 classes) with ``n_classes``. Downloaded on demand when ``data_dir`` is ``None``.
+
+    ``coco_sample``, ``cifar10`` and ``imagenette`` are downloaded on demand
+    (:mod:`colorlab.download`) into ``data_dir`` or, when it is ``None``, the default cache.
 
     For a task other than colorization (``cfg.task``) every set is a
     :class:`colorlab.tasks.TaskDataset` of ``(input, target)`` (``+ label``) items, whatever
@@ -145,8 +152,57 @@ def _coco_sets(cfg: TrainConfig, rgb: bool) -> Sets:
     return train, val, val
 
 
+def _usable(root: Path) -> tuple[list[Path], list[int], list[str]]:
+    """The colour images of a class-per-folder ``root`` (grayscale and bad files dropped)."""
+    paths, labels, classes = class_folder(root)
+    report = scan_images(paths, where=str(root))  # any size: smaller crops are upsampled
+    if not report.kept:
+        raise NoImagesError(f"no usable image under {root}: {report.summary()}")
+    return report.kept, [labels[i] for i in report.kept_index], classes
+
+
+def _imagenette_sets(cfg: TrainConfig, rgb: bool) -> Sets:
+    """Imagenette: ``train/`` trains (capped at ``n_images``, seeded); ``val/`` is halved (seeded,
+    disjoint) into the validation and the test set. ``data_dir=None``: downloaded on demand."""
+    root = imagenette(cfg.data_dir)
+    train_paths, train_labels, classes = _usable(root / "train")
+    val_paths, val_labels, val_classes = _usable(root / "val")
+    if val_classes != classes:
+        raise DatasetUnavailableError(
+            f"{root}: train/ and val/ hold different classes ({len(classes)} and "
+            f"{len(val_classes)} folders); extract the archive again"
+        )
+    if cfg.n_classes and len(classes) > cfg.n_classes:
+        raise ConfigError(f"Imagenette has {len(classes)} classes but n_classes={cfg.n_classes}")
+    if cfg.n_images is not None and cfg.n_images < len(train_paths):
+        pick = np.sort(
+            np.random.default_rng(cfg.seed).choice(len(train_paths), cfg.n_images, replace=False)
+        )
+        train_paths, train_labels = _subset(train_paths, pick), _subset(train_labels, pick)
+    half = len(val_paths) // 2
+    val_idx, test_idx, _ = split_indices(len(val_paths), (half, len(val_paths) - half, 0), cfg.seed)
+
+    def part(paths: list, labels: list, idx: np.ndarray | None, train: bool) -> Dataset:
+        if idx is not None:
+            paths, labels = _subset(paths, idx), _subset(labels, idx)
+        return LabDataset(
+            paths,
+            size=cfg.image_size,
+            train=train,
+            labels=labels if cfg.n_classes else None,
+            rgb=rgb,
+            classes=classes,
+        )
+
+    return (
+        part(train_paths, train_labels, None, True),
+        part(val_paths, val_labels, val_idx, False),
+        part(val_paths, val_labels, test_idx, False),
+    )
+
+
 def _cifar_sets(cfg: TrainConfig, rgb: bool) -> Sets:
-    root = _need_data_dir(cfg)
+    root = Path(cfg.data_dir) if cfg.data_dir else None  # None: the default cache, on demand
     full = cifar10(root, train=True, rgb=rgb)
     test = cifar10(root, train=False, rgb=rgb)
     n = len(full) if cfg.n_images is None else min(cfg.n_images, len(full))
@@ -178,6 +234,7 @@ DATASETS: dict[str, Callable[[TrainConfig, bool], Sets]] = {
     "class_folder": _folder_sets,
     "coco_sample": _coco_sets,
     "cifar10": _cifar_sets,
+    "imagenette": _imagenette_sets,
 }
 
 
