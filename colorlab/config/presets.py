@@ -423,8 +423,9 @@ _ALL = [
         "subset, 99 MB, downloaded on first use into fastai's data folder), 6-level pix2pix "
         "U-Net (32..256 channels) + PatchGAN (3 layers, 32..256 channels), vanilla GAN + 100 "
         "L1 with the adversarial term weighted 0.1, label smoothing 0.1, Adam 2e-4 (0.5, "
-        "0.999) annealed to 2e-6, 3,000 steps of 16 random crops of 64 px. Sized for about "
-        "an hour on a laptop CPU: there run it with --profile full (a CPU picks the quick "
+        "0.999) annealed to 2e-6, 6,000 steps (about 10 epochs) of 16 random crops of 64 "
+        "px. Sized for about an hour on a laptop CPU (0.5 s a step on one core of the "
+        "2-core course machine): there run it with --profile full (a CPU picks the quick "
         "variant otherwise).",
         full=dict(
             _MAIN_JOB,
@@ -434,7 +435,7 @@ _ALL = [
             image_size=64,
             generator_kwargs={"num_downs": 6, "ngf": 32},
             discriminator_kwargs={"n_layers": 3, "ndf": 32},
-            max_steps=3000,
+            max_steps=6000,
             checkpoint_every=500,
             log_every=25,
         ),
