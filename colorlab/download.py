@@ -494,19 +494,43 @@ def _install_folder(source: Source, archive: Path, target: Path, progress: bool)
 
 
 @contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``folder`` (so that processes do not download it twice)."""
+def _locked(folder: Path) -> Iterator[bool]:
+    """Hold an exclusive lock on ``folder`` so that processes do not download into it at once.
+
+    Yields whether the lock is held: best effort, ``False`` where the platform or file system
+    (Windows, some network mounts) offers no lock on a folder.
+    """
     try:
         import fcntl
-    except ImportError:  # pragma: no cover - Windows: no lock
-        yield
+    except ImportError:  # pragma: no cover - Windows
+        yield False
         return
-    fd = os.open(folder, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - a folder that cannot be opened for reading
+        yield False
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held = True
+        except OSError:  # pragma: no cover - e.g. NFS without flock on folders
+            held = False
+        yield held
     finally:
         os.close(fd)  # releases the lock
+
+
+def _remove_stale(source: Source, target: Path) -> None:
+    """Remove what a killed download of ``source`` left beside ``target`` (call under the lock:
+    no live download is writing them then)."""
+    for pattern in (f".{source.filename}.*.part", f".{target.name}.*.extract"):
+        for path in target.parent.glob(pattern):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
 
 # --------------------------------------------------------------------------------------------
@@ -549,9 +573,11 @@ def download(
     if cached is None and is_offline():
         raise _offline_error(source, target, note)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(target.parent):
+    with _locked(target.parent) as held:
         if is_complete(source, target):  # another process got it meanwhile
             return target
+        if held:
+            _remove_stale(source, target)
         _install(source, target, cached, progress, note)
     return target
 

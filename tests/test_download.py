@@ -363,6 +363,17 @@ def test_two_processes_asking_at_once_download_once(server, tmp_path):
     assert len(set(results)) == 1 and len(results) == 3 and server.requests == ["/i.tgz"]
 
 
+def test_what_a_killed_download_left_is_removed_by_the_next(server, tmp_path):
+    payload, _ = imagenette_tgz()
+    source = _source("imagenette", payload, server.add("/i.tgz", payload))
+    dest = tmp_path / "d"
+    (dest / ".imagenette2-160.0123456789ab.extract" / "train").mkdir(parents=True)
+    (dest / ".imagenette2-160.tgz.0123456789ab.part").write_bytes(payload[:100])
+    (dest / "other.txt").write_text("not ours")
+    dl.download(source, dest=dest, progress=False)
+    assert _leftovers(dest) == ["imagenette2-160", "other.txt"]
+
+
 # --------------------------------------------------------------------------------------------
 # COCO sample and CIFAR-10 through colorlab.data
 # --------------------------------------------------------------------------------------------
