@@ -373,6 +373,8 @@ def _offline_error(source: Source, target: Path, note: str) -> OfflineError:
         )
     else:
         what = f"save it as {target}"
+    if source.fastai_archive:
+        what += f" (or copy the archive into {fastai_dir('archive')}: it is extracted from there)"
     return OfflineError(
         f"{OFFLINE_ENV}=1: not downloading {source.description} from {source.url}{note}. "
         f"Get {source.filename} on a machine with internet ('colorlab data get {source.name}' "
