@@ -331,6 +331,8 @@ def resolve_checkpoint(spec: str | os.PathLike) -> Path:
                 f"(expected {SHIPPED[name]}); reinstall colorlab or give a checkpoint path"
             )
         return SHIPPED[name]
+    if path.suffix or len(path.parts) > 1:
+        raise FileNotFoundError(f"checkpoint not found: {path}")
     raise FileNotFoundError(
         f"checkpoint not found: {path} (not a file, a run folder with last.pt, or one of the "
         f"shipped checkpoints: {', '.join(SHIPPED)})"

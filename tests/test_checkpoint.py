@@ -179,6 +179,8 @@ def test_a_checkpoint_is_found_by_path_run_folder_or_shipped_name(run_dir, tmp_p
     with pytest.raises(FileNotFoundError, match="folder without last.pt"):
         ck.resolve_checkpoint(tmp_path)
     with pytest.raises(FileNotFoundError, match="shipped checkpoints: teacher"):
+        ck.resolve_checkpoint("nope")
+    with pytest.raises(FileNotFoundError, match=r"^checkpoint not found: \S*nope.pt$"):
         ck.resolve_checkpoint(tmp_path / "nope.pt")
     monkeypatch.setitem(ck.SHIPPED, "teacher", tmp_path / "missing.pt")
     with pytest.raises(FileNotFoundError, match="not shipped with this installation"):
