@@ -40,6 +40,8 @@ re-exported here.
 
 from __future__ import annotations
 
+from colorlab.data.corpus import build_corpus as build_corpus
+from colorlab.data.corpus import corpus_photos as corpus_photos
 from colorlab.data.datasets import ImageSource, LabDataset
 from colorlab.data.errors import DatasetUnavailableError, NoImagesError
 from colorlab.data.folders import (
